@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -119,8 +120,9 @@ func (c *HTTPClient) Send(ctx context.Context, req *http.Request) (*http.Respons
 		err = ErrTimeout
 	}
 	if err != nil {
+		err = c.transportError(ctx, err)
 		cancel(nil)
-		return nil, c.transportError(ctx, err)
+		return nil, err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		defer cancel(nil)
@@ -140,7 +142,7 @@ func (c *HTTPClient) transportError(ctx context.Context, err error) error {
 	if errors.Is(err, ErrTimeout) || errors.Is(context.Cause(ctx), ErrTimeout) {
 		return &Error{Provider: c.Name, Type: "upstream_timeout", Message: "the upstream did not answer in time", Err: ErrTimeout}
 	}
-	if ctx.Err() != nil && context.Cause(ctx) != nil && errors.Is(context.Cause(ctx), context.Canceled) {
+	if errors.Is(context.Cause(ctx), context.Canceled) {
 		// The client went away; not the upstream's fault.
 		return fmt.Errorf("providers: %s: %w", c.Name, context.Canceled)
 	}
@@ -171,6 +173,12 @@ func (c *HTTPClient) statusError(resp *http.Response) error {
 		e.Message = http.StatusText(resp.StatusCode)
 		if len(body) > 0 && len(body) < 512 {
 			e.Message += ": " + string(body)
+		}
+	}
+	// Upstreams sometimes echo the key they rejected; never pass it on.
+	if k := c.Options.APIKey.Reveal(); len(k) >= 4 {
+		for _, f := range []*string{&e.Message, &e.Type, &e.Code, &e.Param} {
+			*f = strings.ReplaceAll(*f, k, "[redacted]")
 		}
 	}
 	return e

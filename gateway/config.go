@@ -1,0 +1,402 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/semgate/semgate/providers"
+	"github.com/semgate/semgate/providers/mock"
+	"github.com/semgate/semgate/semcache"
+)
+
+// Config is semgate's whole configuration, one YAML file. Each section is
+// owned by the package that uses it; the zero value of every field means
+// its default.
+type Config struct {
+	// Server is the HTTP listener.
+	Server ServerOptions `yaml:"server"`
+	// Log controls semgate's own logs.
+	Log LogOptions `yaml:"log"`
+	// Storage is the data directory and its Pebble database.
+	Storage semcache.StoreOptions `yaml:"storage"`
+	// Providers are the upstream accounts.
+	Providers []ProviderConfig `yaml:"providers"`
+	// Models are the public model aliases clients name in "model".
+	Models []ModelConfig `yaml:"models"`
+}
+
+// ServerOptions configures the HTTP server.
+type ServerOptions struct {
+	// Listen is the address to listen on. Default: "127.0.0.1:8080".
+	Listen string `yaml:"listen"`
+	// ReadHeaderTimeout bounds reading a request's headers. Default: 10s.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request, body included. Default: 60s.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long. Default: 120s.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// ShutdownTimeout bounds how long shutdown waits for in-flight requests
+	// (streams included) before closing them. Default: 30s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// MaxBodyBytes is the largest request body accepted, in bytes; larger
+	// bodies get 413. Default: 4 MiB (4194304).
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+}
+
+// Defaults for ServerOptions.
+const (
+	DefaultListen            = "127.0.0.1:8080"
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 60 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	DefaultShutdownTimeout   = 30 * time.Second
+	DefaultMaxBodyBytes      = 4 << 20
+)
+
+func orDuration(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+func (o *ServerOptions) listen() string {
+	if o.Listen == "" {
+		return DefaultListen
+	}
+	return o.Listen
+}
+
+func (o *ServerOptions) maxBodyBytes() int64 {
+	if o.MaxBodyBytes > 0 {
+		return o.MaxBodyBytes
+	}
+	return DefaultMaxBodyBytes
+}
+
+// Validate reports every problem at once.
+func (o *ServerOptions) Validate() error {
+	var errs []error
+	if o.Listen != "" {
+		if _, port, err := net.SplitHostPort(o.Listen); err != nil {
+			errs = append(errs, fmt.Errorf("listen: %q is not host:port", o.Listen))
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			errs = append(errs, fmt.Errorf("listen: bad port %q", port))
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"read_header_timeout", o.ReadHeaderTimeout},
+		{"read_timeout", o.ReadTimeout},
+		{"idle_timeout", o.IdleTimeout},
+		{"shutdown_timeout", o.ShutdownTimeout},
+	} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s: must not be negative", d.name))
+		}
+	}
+	if o.MaxBodyBytes < 0 {
+		errs = append(errs, errors.New("max_body_bytes: must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// LogOptions configures logging.
+type LogOptions struct {
+	// Level is debug, info, warn or error. Default: info.
+	Level string `yaml:"level"`
+	// Format is text, json or auto (text on a terminal, JSON otherwise).
+	// Default: auto.
+	Format string `yaml:"format"`
+	// Requests logs one line per request at info level. Default: true.
+	Requests *bool `yaml:"requests"`
+}
+
+// Validate reports every problem at once.
+func (o *LogOptions) Validate() error {
+	var errs []error
+	switch strings.ToLower(o.Level) {
+	case "", "debug", "info", "warn", "warning", "error":
+	default:
+		errs = append(errs, fmt.Errorf("level: %q is not debug, info, warn or error", o.Level))
+	}
+	switch o.Format {
+	case "", "auto", "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("format: %q is not auto, text or json", o.Format))
+	}
+	return errors.Join(errs...)
+}
+
+func (o *LogOptions) requests() bool { return o.Requests == nil || *o.Requests }
+
+// Provider types.
+const (
+	TypeOpenAI    = "openai"
+	TypeAnthropic = "anthropic"
+	TypeMock      = "mock"
+)
+
+var providerTypes = []string{TypeAnthropic, TypeMock, TypeOpenAI}
+
+// ProviderConfig is one upstream account.
+type ProviderConfig struct {
+	// Name identifies the provider in deployments, headers and metrics.
+	// Required, unique.
+	Name string `yaml:"name"`
+	// Type is openai (any OpenAI-compatible API), anthropic or mock.
+	// Required.
+	Type string `yaml:"type"`
+	// Optional disables the provider, and the deployments that use it,
+	// when its api_key is empty after ${ENV} expansion, instead of
+	// failing. Default: false.
+	Optional bool `yaml:"optional"`
+
+	providers.HTTPOptions `yaml:",inline"`
+
+	// AuthHeader (openai only) is the header carrying the key; empty means
+	// "Authorization: Bearer KEY", any other name (e.g. "api-key" for Azure
+	// OpenAI) sends the bare key in that header. Default: "".
+	AuthHeader string `yaml:"auth_header"`
+	// Query (openai only) adds URL query parameters to every request, e.g.
+	// api-version for Azure OpenAI. Default: none.
+	Query map[string]string `yaml:"query"`
+	// Version (anthropic only) is the anthropic-version header. Default:
+	// "2023-06-01".
+	Version string `yaml:"version"`
+	// DefaultMaxTokens (anthropic only) is sent when a request sets no
+	// max_tokens, which Anthropic requires. Default: 4096.
+	DefaultMaxTokens int `yaml:"default_max_tokens"`
+	// Mock (mock only) tunes the built-in mock upstream.
+	Mock mock.Options `yaml:"mock"`
+}
+
+// enabled reports whether the provider takes part after env expansion.
+func (p *ProviderConfig) enabled() bool {
+	return !(p.Optional && p.APIKey == "")
+}
+
+// ModelConfig is a public model alias.
+type ModelConfig struct {
+	// Name is what clients send as "model". Required, unique.
+	Name string `yaml:"name"`
+	// Deployments serve the alias, tried in order when one fails.
+	// At least one is required.
+	Deployments []DeploymentConfig `yaml:"deployments"`
+}
+
+// DeploymentConfig is one upstream model serving an alias.
+type DeploymentConfig struct {
+	// Provider names a configured provider. Required.
+	Provider string `yaml:"provider"`
+	// Model is the upstream's model name. Default: the alias name.
+	Model string `yaml:"model"`
+	// Price is the cost in USD per million tokens. Default: 0 (unknown).
+	Price providers.Price `yaml:"price"`
+	// ContextWindow is the model's context size in tokens. Default: 0
+	// (unknown).
+	ContextWindow int `yaml:"context_window"`
+}
+
+// Problem is one thing wrong with a configuration, located by its path in
+// the YAML document ("providers[1].base_url") and, when known, its line.
+type Problem struct {
+	Path    string
+	Line    int
+	Message string
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	if p.Line > 0 {
+		b.WriteString("line ")
+		b.WriteString(strconv.Itoa(p.Line))
+		b.WriteString(": ")
+	}
+	if p.Path != "" {
+		b.WriteString(p.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Message)
+	return b.String()
+}
+
+// ErrConfig is wrapped by every *ConfigError.
+var ErrConfig = errors.New("gateway: invalid configuration")
+
+// ConfigError lists every problem found in a configuration.
+type ConfigError struct {
+	File     string
+	Problems []Problem
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.File != "" {
+		b.WriteString(": ")
+	}
+	b.WriteString(strconv.Itoa(len(e.Problems)))
+	b.WriteString(" configuration problem(s):")
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+func (e *ConfigError) Unwrap() error { return ErrConfig }
+
+// problems collects Problems during validation.
+type problems []Problem
+
+func (ps *problems) add(path, format string, args ...any) {
+	*ps = append(*ps, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+// addErr adds each error joined in err as a problem at path.
+func (ps *problems) addErr(path string, err error) {
+	if err == nil {
+		return
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			ps.addErr(path, e)
+		}
+		return
+	}
+	*ps = append(*ps, Problem{Path: path, Message: err.Error()})
+}
+
+// Validate reports every problem with c at once as a *ConfigError.
+func (c *Config) Validate() error {
+	var ps problems
+	ps.addErr("server", c.Server.Validate())
+	ps.addErr("log", c.Log.Validate())
+	ps.addErr("storage", c.Storage.Validate())
+
+	names := map[string]int{}
+	for i := range c.Providers {
+		p := &c.Providers[i]
+		path := fmt.Sprintf("providers[%d]", i)
+		switch {
+		case p.Name == "":
+			ps.add(path+".name", "required")
+		case names[p.Name] > 0:
+			ps.add(path+".name", "%q is already used by providers[%d]", p.Name, names[p.Name]-1)
+		default:
+			names[p.Name] = i + 1
+		}
+		p.validate(path, &ps)
+	}
+
+	aliases := map[string]int{}
+	for i := range c.Models {
+		m := &c.Models[i]
+		path := fmt.Sprintf("models[%d]", i)
+		switch {
+		case m.Name == "":
+			ps.add(path+".name", "required")
+		case aliases[m.Name] > 0:
+			ps.add(path+".name", "%q is already defined by models[%d]", m.Name, aliases[m.Name]-1)
+		default:
+			aliases[m.Name] = i + 1
+		}
+		if len(m.Deployments) == 0 {
+			ps.add(path+".deployments", "at least one deployment is required")
+		}
+		for j, d := range m.Deployments {
+			dpath := fmt.Sprintf("%s.deployments[%d]", path, j)
+			if d.Provider == "" {
+				ps.add(dpath+".provider", "required")
+			} else if names[d.Provider] == 0 {
+				ps.add(dpath+".provider", "unknown provider %q (configured: %s)", d.Provider, quotedList(c.providerNames()))
+			}
+			if d.Price.Input < 0 || d.Price.Output < 0 {
+				ps.add(dpath+".price", "prices must not be negative")
+			}
+			if d.ContextWindow < 0 {
+				ps.add(dpath+".context_window", "must not be negative")
+			}
+		}
+	}
+	if len(c.Models) == 0 {
+		ps.add("models", "at least one model is required")
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	return &ConfigError{Problems: ps}
+}
+
+func (p *ProviderConfig) validate(path string, ps *problems) {
+	if !slices.Contains(providerTypes, p.Type) {
+		if p.Type == "" {
+			ps.add(path+".type", "required (one of %s)", quotedList(providerTypes))
+		} else {
+			ps.add(path+".type", "unknown type %q (one of %s)", p.Type, quotedList(providerTypes))
+		}
+	}
+	ps.addErr(path, p.HTTPOptions.Validate())
+	if p.BaseURL != "" {
+		if !strings.HasPrefix(p.BaseURL, "http://") && !strings.HasPrefix(p.BaseURL, "https://") {
+			ps.add(path+".base_url", "must start with http:// or https://")
+		}
+	}
+	if p.Type != TypeOpenAI {
+		if p.AuthHeader != "" {
+			ps.add(path+".auth_header", "only applies to type openai")
+		}
+		if len(p.Query) > 0 {
+			ps.add(path+".query", "only applies to type openai")
+		}
+	}
+	if p.Type != TypeAnthropic {
+		if p.Version != "" {
+			ps.add(path+".version", "only applies to type anthropic")
+		}
+		if p.DefaultMaxTokens != 0 {
+			ps.add(path+".default_max_tokens", "only applies to type anthropic")
+		}
+	}
+	if p.DefaultMaxTokens < 0 {
+		ps.add(path+".default_max_tokens", "must not be negative")
+	}
+	if p.Type == TypeMock {
+		ps.addErr(path+".mock", p.Mock.Validate())
+		if p.BaseURL != "" || p.APIKey != "" {
+			ps.add(path, "base_url and api_key do not apply to type mock")
+		}
+	} else if !reflect.ValueOf(p.Mock).IsZero() {
+		ps.add(path+".mock", "only applies to type mock")
+	}
+}
+
+func (c *Config) providerNames() []string {
+	var out []string
+	for _, p := range c.Providers {
+		if p.Name != "" {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
+func quotedList(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, ", ")
+}

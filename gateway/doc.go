@@ -1,0 +1,26 @@
+// Package gateway is semgate's HTTP front: the OpenAI-compatible API, the
+// request pipeline, configuration, health, metrics and logs.
+//
+// # Request flow
+//
+// Each API request goes through named steps (see serveExchange): read the
+// body (415, 413), decode and validate the fields semgate needs (400 naming
+// the field in "param"), resolve the model alias (404 listing the known
+// ones), forward to the alias's deployments in order, falling back while
+// nothing has reached the client, and relay the answer: JSON whole, or
+// Server-Sent Events flushed per event. The client's JSON bytes are
+// forwarded with only "model" rewritten, so fields semgate does not know
+// reach the upstream untouched, and upstream fields reach the client
+// untouched.
+//
+// # Errors
+//
+// Every error the client sees is OpenAI-shaped,
+// {"error":{"message","type","param","code"}}; toAPIError is the one place
+// that picks its HTTP status.
+//
+// # Configuration
+//
+// [LoadConfig] reads one YAML file with unknown keys rejected, ${ENV}
+// expansion, and every problem reported at once with its line.
+package gateway

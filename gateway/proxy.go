@@ -1,0 +1,230 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/semgate/semgate/providers"
+	"github.com/tidwall/gjson"
+)
+
+// MaxResponseBytes bounds a non-streamed upstream answer.
+const MaxResponseBytes = 64 << 20
+
+// exchange is one client request's progress through the pipeline; the
+// access log and metrics read it at the end.
+type exchange struct {
+	ep          providers.Endpoint
+	id          string
+	start       time.Time
+	req         *request
+	dep         *providers.Deployment
+	attempts    int
+	status      int
+	wroteHeader bool
+}
+
+// endpoint returns the handler for one OpenAI endpoint.
+func (s *Server) endpoint(ep providers.Endpoint) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ex := exchange{ep: ep, id: w.Header().Get(headerRequestID), start: time.Now()}
+		err := s.serveExchange(w, r, &ex)
+		switch {
+		case err == nil:
+		case errors.Is(err, errClientGone) || (r.Context().Err() != nil && !ex.wroteHeader):
+			ex.status = 499 // nginx's "client closed request", for logs and metrics only
+		case !ex.wroteHeader:
+			ae := toAPIError(err)
+			if pe := (*providers.Error)(nil); errors.As(err, &pe) && pe.RetryAfter > 0 && ae.Status == http.StatusTooManyRequests {
+				w.Header().Set("Retry-After", strconv.Itoa(pe.RetryAfter))
+			}
+			writeError(w, ae)
+			ex.status = ae.Status
+		}
+		s.finish(r, &ex, err)
+	})
+}
+
+// serveExchange runs the pipeline's steps: read, decode and validate,
+// resolve the model, forward with fallback and relay.
+func (s *Server) serveExchange(w http.ResponseWriter, r *http.Request, ex *exchange) error {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	req, err := decodeRequest(ex.ep, body)
+	if err != nil {
+		return err
+	}
+	ex.req = req
+	model, err := s.router.Lookup(req.model)
+	if err != nil {
+		return s.unknownModel(req.model)
+	}
+	return s.forward(w, r, ex, model)
+}
+
+// forward sends the request to the model's deployments in order until one
+// answers, relaying the answer to the client. A deployment that fails
+// before anything reached the client is skipped for the next one.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, ex *exchange, model *providers.Model) error {
+	ctx := r.Context()
+	var err error
+	for i, dep := range model.Deployments {
+		ex.dep = dep
+		ex.attempts++
+		up := &providers.Request{
+			Endpoint:  ex.ep,
+			Model:     dep.Model,
+			Body:      ex.req.bodyFor(dep.Model),
+			Stream:    ex.req.stream,
+			RequestID: ex.id,
+		}
+		t0 := time.Now()
+		var resp *providers.Response
+		resp, err = dep.Provider.Do(ctx, up)
+		if err == nil {
+			if ex.req.stream {
+				err = s.relayStream(w, ex, resp)
+			} else {
+				err = s.relayJSON(w, ex, resp)
+			}
+		}
+		um := s.metrics.upstream[dep]
+		if err == nil {
+			um.ok.Inc()
+			um.latency.UpdateDuration(t0)
+			return nil
+		}
+		if ctx.Err() != nil || errors.Is(err, errClientGone) {
+			return errClientGone
+		}
+		um.failed.Inc()
+		if ex.wroteHeader || !shouldFallback(err) || i == len(model.Deployments)-1 {
+			return err
+		}
+		s.log.LogAttrs(ctx, slog.LevelWarn, "upstream failed; trying the next deployment",
+			slog.String("request_id", ex.id), slog.String("provider", dep.ProviderName),
+			slog.String("upstream_model", dep.Model), slog.String("error", err.Error()))
+	}
+	return err
+}
+
+// shouldFallback reports whether another deployment may succeed where one
+// failed.
+func shouldFallback(err error) bool {
+	var pe *providers.Error
+	if errors.As(err, &pe) && pe.Retryable() {
+		return true
+	}
+	return errors.Is(err, providers.ErrBadResponse)
+}
+
+// bodyFor returns the client's body with "model" set to the upstream's
+// name, touching nothing else.
+func (r *request) bodyFor(upstream string) []byte {
+	if upstream == r.model {
+		return r.body
+	}
+	v := gjson.GetBytes(r.body, "model")
+	if v.Index <= 0 || v.Index+len(v.Raw) > len(r.body) {
+		// Not reachable for a body decodeRequest accepted.
+		panic("gateway: model field not found in a validated body")
+	}
+	out := make([]byte, 0, len(r.body)+len(upstream))
+	out = append(out, r.body[:v.Index]...)
+	out = appendJSONString(out, upstream)
+	return append(out, r.body[v.Index+len(v.Raw):]...)
+}
+
+// relayJSON reads a whole non-streamed answer, checks it is JSON, and
+// writes it to the client. Nothing is written if the answer is bad, so the
+// caller may still fall back.
+func (s *Server) relayJSON(w http.ResponseWriter, ex *exchange, resp *providers.Response) error {
+	body, err := readUpstream(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return upstreamBodyError(ex.dep, err)
+	}
+	if !gjson.ValidBytes(body) {
+		return &providers.Error{Provider: ex.dep.ProviderName, Type: typeUpstream,
+			Message: "the upstream returned malformed JSON", Err: providers.ErrBadResponse}
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set(headerProvider, ex.dep.ProviderName)
+	h.Set(headerModel, ex.dep.Model)
+	status := resp.Status
+	if status < 200 || status > 299 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	ex.wroteHeader, ex.status = true, status
+	if _, err := w.Write(body); err != nil {
+		return errClientGone
+	}
+	return nil
+}
+
+func readUpstream(rc io.Reader) ([]byte, error) {
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(rc, MaxResponseBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > MaxResponseBytes {
+		return nil, errors.New("the upstream answer exceeds " + strconv.Itoa(MaxResponseBytes) + " bytes")
+	}
+	return buf.Bytes(), nil
+}
+
+// upstreamBodyError types an error met while reading an upstream body.
+func upstreamBodyError(dep *providers.Deployment, err error) error {
+	var pe *providers.Error
+	if errors.As(err, &pe) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return &providers.Error{Provider: dep.ProviderName, Type: typeUpstream,
+		Message: "reading the upstream answer failed: " + err.Error(), Err: providers.ErrBadResponse}
+}
+
+// finish records metrics and the access log line for a finished request.
+func (s *Server) finish(r *http.Request, ex *exchange, err error) {
+	if ex.status == 0 {
+		ex.status = http.StatusOK
+	}
+	elapsed := time.Since(ex.start)
+	s.metrics.request(ex.ep, ex.status, elapsed.Seconds())
+	if !s.logRequests && (err == nil || ex.status < 500) {
+		return
+	}
+	level := slog.LevelInfo
+	if ex.status >= 500 {
+		level = slog.LevelWarn
+	}
+	attrs := make([]slog.Attr, 0, 10)
+	attrs = append(attrs,
+		slog.String("request_id", ex.id),
+		slog.String("endpoint", ex.ep.String()),
+		slog.Int("status", ex.status),
+		slog.Duration("duration", elapsed),
+	)
+	if ex.req != nil {
+		attrs = append(attrs, slog.String("model", ex.req.model), slog.Bool("stream", ex.req.stream))
+	}
+	if ex.dep != nil {
+		attrs = append(attrs, slog.String("provider", ex.dep.ProviderName),
+			slog.String("upstream_model", ex.dep.Model), slog.Int("attempts", ex.attempts))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	s.log.LogAttrs(r.Context(), level, "request", attrs...)
+}

@@ -1,0 +1,121 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/semgate/semgate/providers"
+	"github.com/semgate/semgate/semcache"
+)
+
+// Server is a running semgate gateway: configuration, upstreams, storage
+// and the HTTP handler. Create it with New, run it with Serve, and release
+// it with Close.
+type Server struct {
+	cfg     *Config
+	log     *slog.Logger
+	router  *providers.Router
+	store   *semcache.Store
+	metrics *serverMetrics
+	handler http.Handler
+
+	maxBody      int64
+	logRequests  bool
+	started      time.Time
+	modelsList   []byte // GET /v1/models body, built once
+	shuttingDown atomic.Bool
+}
+
+// New builds a Server from a validated configuration: it constructs the
+// upstream adapters and opens the store. logger may be nil.
+func New(cfg *Config, logger *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	router, err := buildRouter(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	storeOpts := cfg.Storage
+	storeOpts.Logger = logger
+	store, err := semcache.OpenStore(storeOpts)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:         cfg,
+		log:         logger,
+		router:      router,
+		store:       store,
+		metrics:     newServerMetrics(router),
+		maxBody:     cfg.Server.maxBodyBytes(),
+		logRequests: cfg.Log.requests(),
+		started:     time.Now(),
+	}
+	s.modelsList = s.buildModelsList()
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the gateway's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Listen opens the configured listen address.
+func (s *Server) Listen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", s.cfg.Server.listen())
+	if err != nil {
+		return nil, fmt.Errorf("gateway: listen: %w", err)
+	}
+	return ln, nil
+}
+
+// Serve answers requests on ln until ctx is cancelled, then shuts down
+// gracefully: it stops accepting, lets in-flight requests (streams
+// included) finish within the shutdown timeout, and closes the rest. It
+// does not close the store; call Close after Serve returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	o := &s.cfg.Server
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: orDuration(o.ReadHeaderTimeout, DefaultReadHeaderTimeout),
+		ReadTimeout:       orDuration(o.ReadTimeout, DefaultReadTimeout),
+		IdleTimeout:       orDuration(o.IdleTimeout, DefaultIdleTimeout),
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("semgate listening", "addr", ln.Addr().String(), "models", len(s.router.Names()))
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("gateway: serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.shuttingDown.Store(true)
+	timeout := orDuration(o.ShutdownTimeout, DefaultShutdownTimeout)
+	s.log.Info("shutting down", "grace", timeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		s.log.Warn("shutdown grace period over; closing remaining connections")
+		err = srv.Close()
+	}
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// Close releases the store. Call it after Serve has returned.
+func (s *Server) Close() error { return s.store.Close() }

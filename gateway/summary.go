@@ -1,0 +1,49 @@
+package gateway
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Summary describes a loaded configuration in a few lines for
+// `semgate config check`. It never includes secret values, only whether
+// they are set.
+func Summary(cfg *Config) []string {
+	var lines []string
+	enabled := map[string]bool{}
+	for _, p := range cfg.Providers {
+		enabled[p.Name] = p.enabled()
+		var b strings.Builder
+		b.WriteString("provider " + strconv.Quote(p.Name) + " (" + p.Type + ")")
+		if p.BaseURL != "" {
+			b.WriteString(" " + p.BaseURL)
+		}
+		if p.Type != TypeMock {
+			if p.APIKey != "" {
+				b.WriteString(", api_key set")
+			} else {
+				b.WriteString(", no api_key")
+			}
+		}
+		if !p.enabled() {
+			b.WriteString(": disabled (optional, api_key empty)")
+		}
+		lines = append(lines, b.String())
+	}
+	for _, m := range cfg.Models {
+		var deps []string
+		for _, d := range m.Deployments {
+			upstream := d.Model
+			if upstream == "" {
+				upstream = m.Name
+			}
+			s := d.Provider + "/" + upstream
+			if !enabled[d.Provider] {
+				s += " (disabled)"
+			}
+			deps = append(deps, s)
+		}
+		lines = append(lines, "model "+strconv.Quote(m.Name)+" -> "+strings.Join(deps, ", "))
+	}
+	return lines
+}
