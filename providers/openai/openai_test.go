@@ -569,3 +569,27 @@ func BenchmarkDo(b *testing.B) { benchmarkDo(b, false) }
 // BenchmarkDoStream is BenchmarkDo with the recorded stream, flushed event
 // by event.
 func BenchmarkDoStream(b *testing.B) { benchmarkDo(b, true) }
+
+// BenchmarkDoOverhead measures the adapter and providers.HTTPClient alone:
+// the transport answers from memory, so no network or server is counted.
+func BenchmarkDoOverhead(b *testing.B) {
+	body := providertest.Fixture(providertest.OpenAIChat)
+	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}, "X-Ratelimit-Remaining-Requests": {"9999"}},
+			Body: io.NopCloser(bytes.NewReader(body)), Request: r}, nil
+	})}
+	p, err := New("bench", Options{HTTPOptions: providers.HTTPOptions{BaseURL: "https://api.example.com/v1", APIKey: "sk-bench"}, Client: client})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := &providers.Request{Endpoint: providers.EndpointChat, Model: "gpt-4o-mini", Body: []byte(`{"model":"gpt-4o-mini","messages":[]}`), RequestID: "req-bench"}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := p.Do(ctx, req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+}

@@ -1,17 +1,22 @@
 // Package providertest is the conformance suite every upstream adapter runs,
 // plus recorded OpenAI fixtures (testdata/) and handlers that replay them.
 //
-// An adapter's test describes its upstream in a Harness and calls Run:
+// An adapter's test describes its upstream in a Harness and calls Run. For
+// an OpenAI-compatible upstream the recorded fixtures make the Harness:
 //
 //	func TestConformance(t *testing.T) {
-//		providertest.Run(t, providertest.Harness{
-//			New:        newTestProvider,
-//			ChatPath:   "/v1/messages",
-//			Chat:       providertest.ServeFixture("application/json", "anthropic_message.json"),
-//			ChatStream: ...,
-//			Error:      ...,
-//		})
+//		providertest.Run(t, providertest.OpenAI(func(t *testing.T, name, baseURL string, opts providers.HTTPOptions) providers.Provider {
+//			opts.BaseURL = baseURL
+//			p, err := openai.New(name, openai.Options{HTTPOptions: opts})
+//			if err != nil {
+//				t.Fatal(err)
+//			}
+//			return p
+//		}))
 //	}
+//
+// Other upstreams fill in Harness with their own path and recorded
+// answers, served for instance with ServeFixture.
 //
 // Run ends by checking that no goroutine outlived the suite, so the test
 // calling it must not run in parallel with other tests of its package.

@@ -116,12 +116,22 @@ func TestRunCatchesBrokenAdapters(t *testing.T) {
 		{"string-errors", "ErrorStatus", "does not wrap *providers.Error"},
 		{"truncated", "ChatStream", "unexpected EOF"},
 	}
-	for _, tt := range tests {
+	// The children mostly wait on timers: start them all at once, whatever
+	// -test.parallel says.
+	outs := make([]bytes.Buffer, len(tests))
+	cmds := make([]*exec.Cmd, len(tests))
+	for i, tt := range tests {
+		cmds[i] = exec.Command(os.Args[0], "-test.run=^TestBrokenAdapter$/^"+tt.subtest+"$", "-test.count=1")
+		cmds[i].Env = append(os.Environ(), "PROVIDERTEST_FLAW="+tt.flaw)
+		cmds[i].Stdout, cmds[i].Stderr = &outs[i], &outs[i]
+		if err := cmds[i].Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, tt := range tests {
 		t.Run(tt.flaw, func(t *testing.T) {
-			t.Parallel()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenAdapter$/^"+tt.subtest+"$", "-test.count=1")
-			cmd.Env = append(os.Environ(), "PROVIDERTEST_FLAW="+tt.flaw)
-			out, err := cmd.CombinedOutput()
+			err := cmds[i].Wait()
+			out := outs[i].Bytes()
 			var exit *exec.ExitError
 			if !errors.As(err, &exit) {
 				t.Fatalf("the suite passed a %s adapter (err %v):\n%s", tt.flaw, err, out)
