@@ -25,6 +25,9 @@ var overheadModes = []mode{
 	{"saturation", 0, "saturation: the mock answers at once, so every target runs flat out and throughput is what differs"},
 }
 
+// maxAttempts bounds how often --wait-quiet redoes a disturbed run.
+const maxAttempts = 3
+
 // settle is the pause between two wrk runs, so that one run's stragglers
 // (closing connections, GC) do not land in the next.
 const settle = 500 * time.Millisecond
@@ -38,10 +41,12 @@ type overheadOptions struct {
 	Threads     int           `json:"threads"`
 	Modes       []string      `json:"modes"`
 	Semgate     string        `json:"semgate,omitempty"`
+	WaitQuiet   time.Duration `json:"-"`
 	Out         string        `json:"-"`
 	// Human-readable copies of the durations for the JSON report.
-	DurationText string `json:"duration"`
-	WarmupText   string `json:"warmup"`
+	DurationText  string `json:"duration"`
+	WarmupText    string `json:"warmup"`
+	WaitQuietText string `json:"wait_quiet"`
 }
 
 func parseOverheadFlags(args []string) (*overheadOptions, error) {
@@ -54,6 +59,7 @@ func parseOverheadFlags(args []string) (*overheadOptions, error) {
 	fs.IntVar(&o.Threads, "threads", 2, "wrk threads (-t)")
 	modes := fs.String("modes", "low,saturation", "comma-separated modes to run: low, saturation")
 	fs.StringVar(&o.Semgate, "semgate", "", "semgate binary to measure (default: build ./cmd/semgate into a temporary directory)")
+	fs.DurationVar(&o.WaitQuiet, "wait-quiet", 0, "on a shared machine: before each run wait up to this long for other work to use at most 10% of the CPU, and redo a run it disturbed (up to twice); 0 disables")
 	fs.StringVar(&o.Out, "out", "", "directory for the reports (default: bench/results in the source tree)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: go run ./bench overhead [flags]\n\nMeasures semgate serve (cache off) against the mock directly and a bare\nhttputil.ReverseProxy, with wrk. Flags:")
@@ -84,7 +90,10 @@ func parseOverheadFlags(args []string) (*overheadOptions, error) {
 		}
 		o.Modes = append(o.Modes, name)
 	}
-	o.DurationText, o.WarmupText = o.Duration.String(), o.Warmup.String()
+	if o.WaitQuiet < 0 {
+		return nil, fmt.Errorf("--wait-quiet %v: must not be negative", o.WaitQuiet)
+	}
+	o.DurationText, o.WarmupText, o.WaitQuietText = o.Duration.String(), o.Warmup.String(), o.WaitQuiet.String()
 	return o, nil
 }
 
@@ -173,7 +182,8 @@ func measureMode(ctx context.Context, m mode, opts *overheadOptions, w *harness.
 	defer st.stop()
 
 	mr := &modeResult{Name: m.name, About: m.about, MockTTFT: m.ttft.String()}
-	run := func(round, slot int, target string, wr *harness.Wrk) (*runResult, error) {
+	runOnce := func(round, slot int, target string, wr *harness.Wrk) (*runResult, error) {
+		meter, meterErr := harness.StartCPUMeter(st.group.Pids()...)
 		res, out, err := wr.Run(ctx, st.urls[target])
 		if err != nil {
 			if errors.Is(err, context.Canceled) {
@@ -182,13 +192,43 @@ func measureMode(ctx context.Context, m mode, opts *overheadOptions, w *harness.
 			return nil, fmt.Errorf("%s: %w\n%s", target, err, out)
 		}
 		r := newRunResult(round, slot, target, res)
+		if meterErr == nil {
+			if share, err := meter.Stop(res.CPU); err == nil {
+				r.OtherCPUPct = 100 * share
+			}
+		}
 		tag := fmt.Sprintf("round %d/%d", round, opts.Rounds)
 		if round == 0 {
 			tag = "warm-up"
 		}
-		logf("  %s %-10s %-8s %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms%s", m.name, tag, target, r.RPS, r.P50Ms, r.P99Ms, errNote(res))
+		logf("  %s %-10s %-8s %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms  other CPU %s%s", m.name, tag, target, r.RPS, r.P50Ms, r.P99Ms, pct(r.OtherCPUPct), errNote(res))
 		if err := sleepCtx(ctx, settle); err != nil {
 			return nil, err
+		}
+		return r, nil
+	}
+	run := func(round, slot int, target string, wr *harness.Wrk) (*runResult, error) {
+		if opts.WaitQuiet <= 0 {
+			return runOnce(round, slot, target, wr)
+		}
+		var r *runResult
+		for attempt := 1; attempt <= maxAttempts; attempt++ {
+			if share, err := harness.WaitQuiet(ctx, disturbedPct/100, time.Second, opts.WaitQuiet, st.group.Pids()...); err != nil {
+				return nil, fmt.Errorf("wait for a quiet machine: %w", err)
+			} else if share > disturbedPct/100 {
+				logf("  machine still busy after %v (other work %.0f%% of the CPU); running anyway", opts.WaitQuiet, 100*share)
+			}
+			var err error
+			if r, err = runOnce(round, slot, target, wr); err != nil {
+				return nil, err
+			}
+			r.Attempts = attempt
+			if r.OtherCPUPct <= disturbedPct {
+				break
+			}
+			if attempt < maxAttempts {
+				logf("  run disturbed by other work (%.0f%% of the CPU); redoing it", r.OtherCPUPct)
+			}
 		}
 		return r, nil
 	}
@@ -219,6 +259,14 @@ func measureMode(ctx context.Context, m mode, opts *overheadOptions, w *harness.
 func rotate(xs []string, k int) []string {
 	k %= len(xs)
 	return append(append([]string(nil), xs[k:]...), xs[:k]...)
+}
+
+// pct formats a percentage that may be unknown (negative).
+func pct(v float64) string {
+	if v < 0 {
+		return "?"
+	}
+	return fmt.Sprintf("%.0f%%", v)
 }
 
 func errNote(r *harness.WrkResult) string {

@@ -21,6 +21,10 @@ const (
 
 	// slack absorbs float rounding: wrk reports latency to 0.01 ms.
 	slack = 1e-6
+
+	// disturbedPct is the share of the machine's CPU used by other work
+	// above which a run is flagged as disturbed.
+	disturbedPct = 10.0
 )
 
 // report is everything one overhead run produced; it is written as JSON
@@ -67,6 +71,11 @@ type runResult struct {
 	P99Ms    float64 `json:"p99_ms"`
 	Errors   int64   `json:"errors"`
 	ErrorsAt string  `json:"error_detail,omitempty"`
+	// OtherCPUPct is the share of the machine's CPU capacity that processes
+	// other than the benchmark's used during the run (-1: unknown).
+	OtherCPUPct float64 `json:"other_cpu_pct"`
+	// Attempts is how many times --wait-quiet ran it (0: no retries asked).
+	Attempts int `json:"attempts,omitempty"`
 }
 
 func newRunResult(round, slot int, target string, r *harness.WrkResult) *runResult {
@@ -76,6 +85,7 @@ func newRunResult(round, slot int, target string, r *harness.WrkResult) *runResu
 		P50Ms: harness.Millis(r.P50), P75Ms: harness.Millis(r.P75),
 		P90Ms: harness.Millis(r.P90), P99Ms: harness.Millis(r.P99),
 		Errors: r.Errors(), ErrorsAt: r.ErrorSummary(),
+		OtherCPUPct: -1,
 	}
 }
 
@@ -143,6 +153,17 @@ func (r *report) finish() {
 			if s.Errors > 0 {
 				r.Warnings = append(r.Warnings, fmt.Sprintf("%s/%s: %d errors (non-2xx responses or socket errors) over the measured runs; its figures are suspect", r.Modes[i].Name, s.Target, s.Errors))
 			}
+		}
+	}
+	for _, mr := range r.Modes {
+		var disturbed []string
+		for _, run := range mr.Runs {
+			if run.OtherCPUPct > disturbedPct {
+				disturbed = append(disturbed, fmt.Sprintf("round %d %s (%.0f%%)", run.Round, run.Target, run.OtherCPUPct))
+			}
+		}
+		if len(disturbed) > 0 {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("%s: %d of %d measured runs had more than %.0f%% of the machine's CPU taken by other work: %s", mr.Name, len(disturbed), len(mr.Runs), disturbedPct, strings.Join(disturbed, ", ")))
 		}
 	}
 	r.Checks = r.checks()
@@ -257,7 +278,7 @@ func (r *report) markdown() string {
 	if s.Rounds == 1 {
 		rounds = "round"
 	}
-	p("- Runs: %d %s per mode, each target once per round in rotated order, %s per run after a %s warm-up per target; figures are medians over rounds\n", s.Rounds, rounds, s.DurationText, s.WarmupText)
+	p("- Runs: %d %s per mode, each target once per round in rotated order, %s per run after a %s warm-up per target; figures are medians over rounds%s\n", s.Rounds, rounds, s.DurationText, s.WarmupText, quietNote(s))
 	m := r.Machine
 	commit := m.GitCommit
 	if len(commit) > 12 {
@@ -300,19 +321,26 @@ func (r *report) markdown() string {
 		p("\n")
 	}
 
-	p("## Per-run figures\n\nRound 0 is the warm-up (not counted).\n\n")
+	p("## Per-run figures\n\nRound 0 is the warm-up (not counted). *Other CPU* is the share of the machine's CPU that processes other than the benchmark's used (or the hypervisor stole) during the run; above %.0f%% the run was disturbed.\n\n", disturbedPct)
 	for _, mr := range r.Modes {
-		p("### %s\n\n| round | target | req/s | p50 | p75 | p90 | p99 | errors |\n|---:|---|---:|---:|---:|---:|---:|---|\n", mr.Name)
+		p("### %s\n\n| round | target | req/s | p50 | p75 | p90 | p99 | errors | other CPU |\n|---:|---|---:|---:|---:|---:|---:|---|---:|\n", mr.Name)
 		for _, run := range append(append([]runResult(nil), mr.Warmup...), mr.Runs...) {
 			errs := fmt.Sprint(run.Errors)
 			if run.ErrorsAt != "" {
 				errs = run.ErrorsAt
 			}
-			p("| %d | %s | %.0f | %.2f ms | %.2f ms | %.2f ms | %.2f ms | %s |\n", run.Round, run.Target, run.RPS, run.P50Ms, run.P75Ms, run.P90Ms, run.P99Ms, errs)
+			p("| %d | %s | %.0f | %.2f ms | %.2f ms | %.2f ms | %.2f ms | %s | %s |\n", run.Round, run.Target, run.RPS, run.P50Ms, run.P75Ms, run.P90Ms, run.P99Ms, errs, pct(run.OtherCPUPct))
 		}
 		p("\n")
 	}
 	return b.String()
+}
+
+func quietNote(s *overheadOptions) string {
+	if s.WaitQuiet <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("; each run waited up to %v for a quiet machine and disturbed runs were redone (up to %d attempts)", s.WaitQuiet, maxAttempts)
 }
 
 func capitalize(s string) string {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/semgate/semgate/embed"
 	"github.com/semgate/semgate/providers"
 	"github.com/semgate/semgate/providers/mock"
 	"github.com/semgate/semgate/semcache"
@@ -29,6 +30,10 @@ type Config struct {
 	Providers []ProviderConfig `yaml:"providers"`
 	// Models are the public model aliases clients name in "model".
 	Models []ModelConfig `yaml:"models"`
+	// Cache is the semantic cache.
+	Cache semcache.Options `yaml:"cache"`
+	// Embed chooses the embedder the semantic cache uses.
+	Embed embed.Options `yaml:"embed"`
 }
 
 // ServerOptions configures the HTTP server.
@@ -282,6 +287,8 @@ func (c *Config) Validate() error {
 	ps.addErr("server", c.Server.Validate())
 	ps.addErr("log", c.Log.Validate())
 	ps.addErr("storage", c.Storage.Validate())
+	ps.addErr("cache", c.Cache.Validate())
+	ps.addErr("embed", c.Embed.Validate())
 
 	names := map[string]int{}
 	for i := range c.Providers {

@@ -28,6 +28,7 @@ type exchange struct {
 	attempts    int
 	status      int
 	wroteHeader bool
+	cacheHit    bool
 }
 
 // endpoint returns the handler for one OpenAI endpoint.
@@ -47,7 +48,7 @@ func (s *Server) endpoint(ep providers.Endpoint) http.Handler {
 			writeError(w, ae)
 			ex.status = ae.Status
 		}
-		s.finish(r, &ex, err)
+		s.finish(w, r, &ex, err)
 	})
 }
 
@@ -67,13 +68,19 @@ func (s *Server) serveExchange(w http.ResponseWriter, r *http.Request, ex *excha
 	if err != nil {
 		return s.unknownModel(req.model)
 	}
-	return s.forward(w, r, ex, model)
+	if s.cache != nil && ex.ep != providers.EndpointEmbeddings {
+		return s.serveCached(w, r, ex, model)
+	}
+	return s.forward(w, r, ex, model, nil)
 }
 
 // forward sends the request to the model's deployments in order until one
 // answers, relaying the answer to the client. A deployment that fails
 // before anything reached the client is skipped for the next one.
-func (s *Server) forward(w http.ResponseWriter, r *http.Request, ex *exchange, model *providers.Model) error {
+//
+// When capture is not nil it receives the answer that reached the client,
+// for the cache.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, ex *exchange, model *providers.Model, capture *capture) error {
 	ctx := r.Context()
 	var err error
 	for i, dep := range model.Deployments {
@@ -91,9 +98,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, ex *exchange, m
 		resp, err = dep.Provider.Do(ctx, up)
 		if err == nil {
 			if ex.req.stream {
-				err = s.relayStream(w, ex, resp)
+				err = s.relayStream(w, ex, resp, capture)
 			} else {
-				err = s.relayJSON(w, ex, resp)
+				err = s.relayJSON(w, ex, resp, capture)
 			}
 		}
 		um := s.metrics.upstream[dep]
@@ -146,7 +153,7 @@ func (r *request) bodyFor(upstream string) []byte {
 // relayJSON reads a whole non-streamed answer, checks it is JSON, and
 // writes it to the client. Nothing is written if the answer is bad, so the
 // caller may still fall back.
-func (s *Server) relayJSON(w http.ResponseWriter, ex *exchange, resp *providers.Response) error {
+func (s *Server) relayJSON(w http.ResponseWriter, ex *exchange, resp *providers.Response, capture *capture) error {
 	body, err := readUpstream(resp.Body)
 	resp.Body.Close()
 	if err != nil {
@@ -169,6 +176,9 @@ func (s *Server) relayJSON(w http.ResponseWriter, ex *exchange, resp *providers.
 	ex.wroteHeader, ex.status = true, status
 	if _, err := w.Write(body); err != nil {
 		return errClientGone
+	}
+	if capture != nil {
+		capture.body, capture.complete = body, true
 	}
 	return nil
 }
@@ -196,7 +206,7 @@ func upstreamBodyError(dep *providers.Deployment, err error) error {
 }
 
 // finish records metrics and the access log line for a finished request.
-func (s *Server) finish(r *http.Request, ex *exchange, err error) {
+func (s *Server) finish(w http.ResponseWriter, r *http.Request, ex *exchange, err error) {
 	if ex.status == 0 {
 		ex.status = http.StatusOK
 	}
@@ -219,7 +229,10 @@ func (s *Server) finish(r *http.Request, ex *exchange, err error) {
 	if ex.req != nil {
 		attrs = append(attrs, slog.String("model", ex.req.model), slog.Bool("stream", ex.req.stream))
 	}
-	if ex.dep != nil {
+	if c := w.Header().Get(headerCache); c != "" {
+		attrs = append(attrs, slog.String("cache", c))
+	}
+	if ex.dep != nil && !ex.cacheHit {
 		attrs = append(attrs, slog.String("provider", ex.dep.ProviderName),
 			slog.String("upstream_model", ex.dep.Model), slog.Int("attempts", ex.attempts))
 	}

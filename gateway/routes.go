@@ -23,6 +23,7 @@ func (s *Server) routes() http.Handler {
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/metrics", s.serveMetrics).Methods(http.MethodGet)
+	s.adminRoutes(r)
 	return s.recoverer(withRequestID(r))
 }
 

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/semgate/semgate/embed"
 	"github.com/semgate/semgate/providers"
 	"github.com/semgate/semgate/semcache"
 )
@@ -24,6 +25,14 @@ type Server struct {
 	store   *semcache.Store
 	metrics *serverMetrics
 	handler http.Handler
+
+	// The cache; nil when disabled. embedder is nil when the cache runs
+	// exact-only; guard is nil when the content guard is off.
+	cache        *semcache.Cache
+	embedder     embed.Embedder
+	guard        semcache.Checker
+	flights      flights
+	cacheMetrics *cacheMetrics
 
 	maxBody      int64
 	logRequests  bool
@@ -61,9 +70,50 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 		logRequests: cfg.Log.requests(),
 		started:     time.Now(),
 	}
+	s.cacheMetrics = newCacheMetrics(s.metrics.set)
+	if err := s.openCache(); err != nil {
+		store.Close()
+		return nil, err
+	}
 	s.modelsList = s.buildModelsList()
 	s.handler = s.routes()
 	return s, nil
+}
+
+// openCache builds the embedder and loads the cache from the store.
+func (s *Server) openCache() error {
+	co := s.cfg.Cache
+	if co.Disabled {
+		s.log.Info("cache disabled")
+		return nil
+	}
+	cc := semcache.CacheConfig{Logger: s.log}
+	e, err := embed.New(s.cfg.Embed)
+	if err != nil {
+		return err
+	}
+	if p, ok := e.(embed.Prober); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := p.Probe(ctx)
+		cancel()
+		if err != nil {
+			s.log.Warn("embedder unavailable at start-up; the cache runs exact-only", "error", err)
+			e = nil
+		}
+	}
+	if e != nil {
+		s.embedder = e
+		cc.EmbedderID, cc.Dim = e.ID(), e.Dim()
+	}
+	if !co.Guard.Disabled {
+		s.guard = semcache.NewGuard(co.Guard)
+	}
+	c, err := semcache.Open(s.store, co, cc)
+	if err != nil {
+		return err
+	}
+	s.cache = c
+	return nil
 }
 
 // Handler returns the gateway's HTTP handler.
@@ -117,5 +167,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// Close releases the store. Call it after Serve has returned.
-func (s *Server) Close() error { return s.store.Close() }
+// Close stops the cache's background work and closes the store. Call it
+// after Serve has returned.
+func (s *Server) Close() error {
+	if s.cache != nil {
+		s.cache.Close()
+	}
+	return s.store.Close()
+}

@@ -17,7 +17,7 @@ import (
 // After that, a failure ends the stream with an OpenAI-style error event
 // and no [DONE], so clients see an error rather than a silently short
 // answer.
-func (s *Server) relayStream(w http.ResponseWriter, ex *exchange, resp *providers.Response) error {
+func (s *Server) relayStream(w http.ResponseWriter, ex *exchange, resp *providers.Response, capture *capture) error {
 	defer resp.Body.Close()
 	rd := sse.NewReader(resp.Body)
 	ev, err := rd.Next()
@@ -48,7 +48,13 @@ func (s *Server) relayStream(w http.ResponseWriter, ex *exchange, resp *provider
 			flusher.Flush()
 		}
 		if bytes.Equal(ev.Data, sse.Done) {
+			if capture != nil {
+				capture.finishStream()
+			}
 			return nil
+		}
+		if capture != nil {
+			capture.addChunk(ev.Data)
 		}
 		if gjson.GetBytes(ev.Data, "error").Exists() {
 			return &providers.Error{Provider: ex.dep.ProviderName, Type: typeUpstream,

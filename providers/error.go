@@ -64,7 +64,7 @@ func (e *Error) Retryable() bool {
 		return true
 	}
 	switch e.Status {
-	case 408, 409, 429, 500, 502, 503, 504:
+	case 408, 409, 429, 500, 502, 503, 504, 529: // 529: Anthropic overloaded
 		return true
 	}
 	return false

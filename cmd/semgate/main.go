@@ -6,6 +6,7 @@
 //	semgate serve   [--config FILE] [--listen ADDR] [--data-dir DIR]
 //	semgate config check [--config FILE]
 //	semgate mock    [--listen ADDR] [mock flags]
+//	semgate cache   stats|flush [--addr URL]
 //	semgate version
 //
 // Run any command with --help for its flags.
@@ -28,6 +29,7 @@ Usage:
   semgate serve        run the gateway
   semgate config check validate a configuration file
   semgate mock         run the deterministic mock upstream (an OpenAI-compatible server)
+  semgate cache        show cache statistics or flush the cache of a running gateway
   semgate version      print the version
 
 Run "semgate COMMAND --help" for a command's flags.
@@ -57,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdConfig(args[1:], stdout, stderr)
 	case "mock":
 		err = cmdMock(ctx, args[1:], stderr)
+	case "cache":
+		err = cmdCache(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "semgate", version())
 	case "help", "-h", "--help":

@@ -21,7 +21,8 @@
 // neither, since Anthropic requires it. temperature is accepted in OpenAI's
 // range 0–2; values above 1, Anthropic's maximum, are clamped to 1 (not
 // scaled: scaling would change the meaning of every common value such as
-// 0.7). top_p passes through; stop (a string or an array) becomes
+// 0.7). top_p passes through, except 1, which means no nucleus sampling and
+// is dropped because some models refuse temperature and top_p together; stop (a string or an array) becomes
 // stop_sequences; user becomes metadata.user_id.
 //
 // Tools: function tools become Anthropic tools with their parameters as

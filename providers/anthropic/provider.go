@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/semgate/semgate/providers"
@@ -18,12 +20,13 @@ const MaxResponseBody = 32 << 20
 // Provider sends OpenAI-format requests to one Anthropic account. It is
 // safe for concurrent use.
 type Provider struct {
-	name   string
-	opts   Options
-	url    string
-	client providers.HTTPClient
-	tr     translator
-	now    func() time.Time // for created; tests pin it
+	name    string
+	opts    Options
+	url     string
+	headers [][2]string // Options.Headers, sorted by name
+	client  providers.HTTPClient
+	tr      translator
+	now     func() time.Time // for created; tests pin it
 }
 
 var (
@@ -49,6 +52,10 @@ func New(name string, opts Options) (*Provider, error) {
 		tr:  translator{name: name, maxTokens: opts.maxTokens()},
 		now: time.Now,
 	}
+	for k, v := range opts.Headers {
+		p.headers = append(p.headers, [2]string{k, v})
+	}
+	slices.SortFunc(p.headers, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
 	return p, nil
 }
 
@@ -99,8 +106,8 @@ func (p *Provider) Do(ctx context.Context, req *providers.Request) (*providers.R
 	if err != nil {
 		return nil, &providers.Error{Provider: p.name, Type: "upstream_error", Message: "building the upstream request failed", Err: fmt.Errorf("%w: %v", providers.ErrUnavailable, err)}
 	}
-	for k, v := range p.opts.Headers { // order is irrelevant: headers are a set
-		hreq.Header.Set(k, v)
+	for _, h := range p.headers {
+		hreq.Header.Set(h[0], h[1])
 	}
 	if key := p.opts.APIKey.Reveal(); key != "" {
 		hreq.Header.Set("X-Api-Key", key)

@@ -165,10 +165,10 @@ func TestDoHeadersWithoutKey(t *testing.T) {
 func TestDoBaseURLs(t *testing.T) {
 	up := newUpstream(t, serveFixture(t, "chat_text.json", "application/json"))
 	for base, wantPath := range map[string]string{
-		up.URL:                  "/v1/messages",
-		up.URL + "/":            "/v1/messages",
-		up.URL + "/v1":          "/v1/messages",
-		up.URL + "/v1/":         "/v1/messages",
+		up.URL:                   "/v1/messages",
+		up.URL + "/":             "/v1/messages",
+		up.URL + "/v1":           "/v1/messages",
+		up.URL + "/v1/":          "/v1/messages",
 		up.URL + "/proxy/claude": "/proxy/claude/v1/messages",
 	} {
 		p := newTestProvider(t, Options{HTTPOptions: providers.HTTPOptions{BaseURL: base}})

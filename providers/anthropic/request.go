@@ -340,7 +340,11 @@ func (t *translator) common(r *messagesRequest, stop json.RawMessage, temperatur
 		if v < 0 || v > 1 {
 			return invalid(t.name, "top_p", "top_p must be between 0 and 1, got %v", v)
 		}
-		r.TopP = &v
+		// 1 samples from everything, as if unset; sending it would break
+		// models that refuse temperature and top_p together.
+		if v < 1 {
+			r.TopP = &v
+		}
 	}
 	seqs, err := t.stop(stop)
 	if err != nil {

@@ -71,6 +71,7 @@ func TestTranslateChat(t *testing.T) {
 		{"temperature zero kept", chatBody(`"temperature":0`, ""), []kv{{"temperature", "0"}}},
 		{"temperature clamped", chatBody(`"temperature":2`, ""), []kv{{"temperature", "1"}}},
 		{"top_p", chatBody(`"top_p":0.25`, ""), []kv{{"top_p", "0.25"}}},
+		{"top_p 1 is the default", chatBody(`"top_p":1,"temperature":0.5`, ""), []kv{{"top_p", ""}, {"temperature", "0.5"}}},
 		{"stop string", chatBody(`"stop":"END"`, ""), []kv{{"stop_sequences", `["END"]`}}},
 		{"stop array", chatBody(`"stop":["a","b"]`, ""), []kv{{"stop_sequences", `["a","b"]`}}},
 		{"stop null", chatBody(`"stop":null`, ""), []kv{{"stop_sequences", ""}}},

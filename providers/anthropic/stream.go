@@ -99,6 +99,9 @@ func (s *stream) step() error {
 		return badResponse(s.name, 200, "event %q: data is not valid JSON", ev.Name)
 	}
 	data := gjson.ParseBytes(ev.Data)
+	if !data.IsObject() {
+		return badResponse(s.name, 200, "event %q: data is not a JSON object", ev.Name)
+	}
 	typ := data.Get("type").Str
 	if typ == "" {
 		typ = string(ev.Name)
@@ -325,7 +328,7 @@ func (s *stream) blockIndex(data gjson.Result) (int, error) {
 		return 0, badResponse(s.name, 200, "content block event before message_start")
 	}
 	i := data.Get("index")
-	if i.Type != gjson.Number || i.Num < 0 || i.Num != float64(int(i.Num)) {
+	if i.Type != gjson.Number || i.Num < 0 || i.Num > 1<<20 || i.Num != float64(int(i.Num)) {
 		return 0, badResponse(s.name, 200, "content block event without a valid index")
 	}
 	return int(i.Num), nil

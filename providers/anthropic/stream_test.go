@@ -214,6 +214,7 @@ func TestStreamMalformed(t *testing.T) {
 		events []string
 	}{
 		{"invalid json", []string{evStart, `{"type":"content_block_delta",`}},
+		{"not an object", []string{evStart, `["content_block_stop"]`}},
 		{"delta before start", []string{`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"}}`}},
 		{"stop before start", []string{evStop}},
 		{"message_delta before start", []string{`{"type":"message_delta","delta":{"stop_reason":"end_turn"}}`}},

@@ -7,24 +7,29 @@ const Created = 1735689600
 // SystemFingerprint is the "system_fingerprint" of every answer.
 const SystemFingerprint = "fp_mock"
 
-// FNV-64a: stable across processes and releases, unlike hash/maphash.
+// The prompt hash is FNV-1a-like but absorbs 8 bytes per step: stable
+// across processes and releases (unlike hash/maphash) and fast on long
+// prompts. TestStableHash pins its values.
 const (
 	fnvOffset64 uint64 = 14695981039346656037
 	fnvPrime64  uint64 = 1099511628211
+	wordMul     uint64 = 0x9fb21c651e98df25
 )
 
-// hashField absorbs a tagged field into h; the tag and the 0xff terminator
-// (never part of UTF-8 text) keep different field sequences apart.
+// hashField absorbs a tagged field into h; the tag and the terminator keep
+// different field sequences apart.
 func hashField(h uint64, tag byte, s string) uint64 {
-	h ^= uint64(tag)
-	h *= fnvPrime64
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= fnvPrime64
+	h = (h ^ uint64(tag)) * fnvPrime64
+	for ; len(s) >= 8; s = s[8:] {
+		w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+		h = (h ^ w) * wordMul
+		h ^= h >> 29
 	}
-	h ^= 0xff
-	h *= fnvPrime64
-	return h
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * fnvPrime64
+	}
+	return (h ^ 0xff) * fnvPrime64
 }
 
 // mix64 is SplitMix64's finaliser: a bijective avalanche of x.
@@ -172,6 +177,34 @@ func (g *textGen) appendNext(dst []byte) []byte {
 	return append(dst, words[w]...)
 }
 
+// Byte classes for countTokens.
+const (
+	clSymbol uint8 = iota // other ASCII
+	clAlnum
+	clSpace
+	clNewline
+	clRune // the first byte of a non-ASCII character
+	clCont // a UTF-8 continuation byte
+)
+
+var byteClass = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9':
+			t[c] = clAlnum
+		case c == ' ' || c == '\t':
+			t[c] = clSpace
+		case c == '\n' || c == '\r':
+			t[c] = clNewline
+		case c >= 0xc0:
+			t[c] = clRune
+		case c >= 0x80:
+			t[c] = clCont
+		}
+	}
+	return t
+}()
+
 // countTokens estimates s's length in tokens the way a BPE tokenizer
 // roughly would: a run of letters and digits of up to 7 bytes is one token,
 // a longer one a token per 4 bytes; each other ASCII symbol is one; a run
@@ -180,11 +213,10 @@ func (g *textGen) appendNext(dst []byte) []byte {
 func countTokens(s string) int {
 	n := 0
 	for i := 0; i < len(s); {
-		c := s[i]
-		switch {
-		case isAlnum(c):
+		switch byteClass[s[i]] {
+		case clAlnum:
 			j := i + 1
-			for j < len(s) && isAlnum(s[j]) {
+			for j < len(s) && byteClass[s[j]] == clAlnum {
 				j++
 			}
 			if w := j - i; w <= 7 {
@@ -193,29 +225,24 @@ func countTokens(s string) int {
 				n += (w + 3) / 4
 			}
 			i = j
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+		case clSpace, clNewline:
 			nl := false
-			for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
-				nl = nl || s[i] == '\n' || s[i] == '\r'
-				i++
+			for ; i < len(s); i++ {
+				c := byteClass[s[i]]
+				if c != clSpace && c != clNewline {
+					break
+				}
+				nl = nl || c == clNewline
 			}
 			if nl {
 				n++
 			}
-		case c < 0x80:
+		case clCont: // a stray continuation byte: part of the previous character
+			i++
+		default: // a symbol or a non-ASCII character
 			n++
 			i++
-		default:
-			n++
-			i++
-			for i < len(s) && s[i]&0xc0 == 0x80 {
-				i++
-			}
 		}
 	}
 	return n
-}
-
-func isAlnum(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }

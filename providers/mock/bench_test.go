@@ -119,3 +119,24 @@ func BenchmarkEmbeddings(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkServerHTTP measures whole loopback round trips, client included:
+// the ceiling of direct calls to `semgate mock`.
+func BenchmarkServerHTTP(b *testing.B) {
+	_, srv := newServer(b, Options{})
+	client := srv.Client()
+	client.Transport.(*http.Transport).MaxIdleConnsPerHost = 64
+	url := srv.URL + "/v1/chat/completions"
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := client.Post(url, "application/json", bytes.NewReader(benchChat))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
+}

@@ -6,8 +6,9 @@
 //
 // # Answers
 //
-// Answers are a pure function of the request: a stable FNV-64a hash of the
-// model name and the prompt (for chat, every message's role, name, content,
+// Answers are a pure function of the request: a stable 64-bit hash
+// (FNV-1a-like, fixed across processes and releases) of the model name and
+// the prompt (for chat, every message's role, name, content,
 // tool_call_id and tool calls in order; for completions, the prompt; for
 // embeddings, the input) seeds a small PRNG that writes English-looking text
 // from a fixed word list, e.g. "Mock answer 3f9a1c: The cache will hold a

@@ -37,22 +37,6 @@ func parseFault(s string) (fault, error) {
 	return noFault, fmt.Errorf("unknown fault %q: want a status code 400-599, reset, stall, truncate or malformed", s)
 }
 
-func (f fault) String() string {
-	switch f {
-	case noFault:
-		return "none"
-	case faultReset:
-		return "reset"
-	case faultStall:
-		return "stall"
-	case faultTruncate:
-		return "truncate"
-	case faultMalformed:
-		return "malformed"
-	}
-	return strconv.Itoa(int(f))
-}
-
 // isStatus reports whether f is an HTTP status fault.
 func (f fault) isStatus() bool { return f >= 400 }
 

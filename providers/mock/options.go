@@ -154,7 +154,10 @@ func newCore(o Options) (*core, error) {
 		models:     o.Models,
 	}
 	if c.minTok == 0 {
-		c.minTok = min(DefaultMinTokens, max(c.maxTok, 1))
+		c.minTok = DefaultMinTokens
+		if c.maxTok > 0 {
+			c.minTok = min(c.minTok, c.maxTok)
+		}
 	}
 	if c.maxTok == 0 {
 		c.maxTok = max(DefaultMaxTokens, c.minTok)

@@ -52,7 +52,8 @@ var (
 	textContentType = []string{"text/plain; charset=utf-8"}
 )
 
-// Do answers req. A bad request is a 400 *providers.Error wrapping
+// Do answers req; the body's "stream" field decides whether the answer
+// streams. A bad request is a 400 *providers.Error wrapping
 // ErrBadRequest; injected faults wrap ErrFault: a status fault is a
 // *providers.Error with that Status (and RetryAfter on 429) wrapping
 // providers.ErrStatus, "reset" one wrapping providers.ErrUnavailable, and

@@ -193,7 +193,13 @@ func parseRequest(ep providers.Endpoint, body []byte, r *request) error {
 		if err := r.parseInputs(prompt, "prompt", false); err != nil {
 			return err
 		}
-		return r.parseGeneration(maxTok, gjson.Result{}, n, stream, streamOpts)
+		if err := r.parseGeneration(maxTok, gjson.Result{}, n, stream, streamOpts); err != nil {
+			return err
+		}
+		if r.n*len(r.inputs) > maxInputs {
+			return invalidValue("n", "n times the number of prompts must not exceed "+strconv.Itoa(maxInputs)+".")
+		}
+		return nil
 	case providers.EndpointEmbeddings:
 		if err := r.parseInputs(in, "input", true); err != nil {
 			return err

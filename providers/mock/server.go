@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/semgate/semgate/providers"
 )
@@ -54,8 +55,8 @@ func NewHandler(opts Options) (*Handler, error) {
 func (h *Handler) Stats() Stats { return h.c.stats() }
 
 // Close releases every request waiting in a delay or a stall, so that a
-// server can shut down; they end without an answer. Later requests are
-// still served, without waiting.
+// server can shut down: their connections are aborted. Later requests that
+// would wait are aborted at once.
 func (h *Handler) Close() {
 	h.closeOnce.Do(func() { close(h.done) })
 }
@@ -136,11 +137,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		reset(w)
 		return
 	case f == faultStall && !r.stream:
-		_ = sl.sleep(ctx, h.done, -1)
+		h.wait(ctx, &sl, -1)
 		return
 	}
 	if r.stream {
-		if sl.sleep(ctx, h.done, h.c.latency(&r, 0)) == nil {
+		if h.wait(ctx, &sl, h.c.latency(&r, 0)) {
 			h.serveStream(ctx, w, &sl, h.c.newStream(&r, f))
 		}
 		return
@@ -149,10 +150,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	defer putBuf(out)
 	answer, pieces := h.c.render((*out)[:0], &r)
 	*out = answer
-	if sl.sleep(ctx, h.done, h.c.latency(&r, pieces)) != nil {
+	if !h.wait(ctx, &sl, h.c.latency(&r, pieces)) {
 		return
 	}
 	writeBody(w, http.StatusOK, jsonContentType, corruptBody(answer, f))
+}
+
+// wait sleeps d (forever if negative) and reports whether to go on. It
+// returns false when the client is gone, and aborts the connection when
+// the Handler is closed, so that the client sees a failure rather than an
+// empty answer.
+func (h *Handler) wait(ctx context.Context, sl *sleeper, d time.Duration) bool {
+	err := sl.sleep(ctx, h.done, d)
+	if errors.Is(err, ErrClosed) {
+		panic(http.ErrAbortHandler)
+	}
+	return err == nil
 }
 
 // parseHeaders applies the x-mock-fault and x-mock-latency-ms overrides,
@@ -277,10 +290,10 @@ func (h *Handler) serveStream(ctx context.Context, w http.ResponseWriter, sl *sl
 			return
 		case stepStall:
 			_ = rc.Flush()
-			_ = sl.sleep(ctx, h.done, -1)
+			h.wait(ctx, sl, -1)
 			return
 		}
-		if sl.sleep(ctx, h.done, d) != nil {
+		if !h.wait(ctx, sl, d) {
 			return
 		}
 		*b = s.emit((*b)[:0])

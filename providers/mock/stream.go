@@ -360,6 +360,9 @@ func (b *streamBody) Read(p []byte) (int, error) {
 	if len(p) == 0 || b.err != nil {
 		return 0, b.err
 	}
+	if b.buf == nil {
+		b.buf = make([]byte, 0, min(len(p), 64<<10)+1024) // room for one more event
+	}
 	b.buf, b.off = b.buf[:0], 0
 	for len(b.buf) < len(p) {
 		d, st := b.s.pending()

@@ -125,6 +125,17 @@ func (g *Group) Start(name string, argv ...string) (*Proc, error) {
 	return p, nil
 }
 
+// Pids returns the process ids of the group's processes.
+func (g *Group) Pids() []int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	pids := make([]int, len(g.procs))
+	for i, p := range g.procs {
+		pids[i] = p.Pid()
+	}
+	return pids
+}
+
 // StopAll stops every process of the group, newest first, and forgets them.
 func (g *Group) StopAll() {
 	g.mu.Lock()

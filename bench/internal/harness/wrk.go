@@ -83,6 +83,7 @@ func (w *Wrk) Run(ctx context.Context, url string) (*WrkResult, string, error) {
 	if parseErr != nil {
 		return nil, out.String(), fmt.Errorf("wrk %s: %w", url, parseErr)
 	}
+	res.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	return res, out.String(), nil
 }
 

@@ -77,7 +77,7 @@ func TestWrkRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if res.Requests == 0 || res.RequestsPerSec <= 0 || res.P50 <= 0 || res.P99 < res.P50 || res.Errors() != 0 {
+	if res.Requests == 0 || res.RequestsPerSec <= 0 || res.P50 <= 0 || res.P99 < res.P50 || res.Errors() != 0 || res.CPU <= 0 {
 		t.Errorf("implausible result %+v\n%s", res, out)
 	}
 	if bad.Load() != 0 {

@@ -22,6 +22,9 @@ type WrkResult struct {
 	Non2xx int64
 	// Socket errors by kind.
 	ConnectErrors, ReadErrors, WriteErrors, Timeouts int64
+	// CPU is the user and system time wrk itself used (set by Wrk.Run,
+	// not parsed).
+	CPU time.Duration
 }
 
 // Errors is the total of error responses and socket errors.

@@ -1,0 +1,172 @@
+package semcache
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Defaults for Options.
+const (
+	// DefaultThreshold is the cosine similarity a semantic candidate needs
+	// (before the content guard) with the default lexical embedder.
+	DefaultThreshold     = 0.90
+	DefaultTTL           = 24 * time.Hour
+	DefaultMaxEntries    = 100_000
+	DefaultMaxBytes      = 1 << 30
+	DefaultSweepInterval = time.Minute
+	DefaultCandidates    = 4
+)
+
+// Options configures the cache (the `cache:` section). The zero value means
+// defaults: caching on, every successful request cacheable.
+type Options struct {
+	// Disabled turns the cache off entirely. Default: false.
+	Disabled bool `yaml:"disabled"`
+	// Threshold is the cosine similarity (0, 1] a semantic hit needs.
+	// Default: DefaultThreshold (0.90). 1 means exact hits only.
+	Threshold float64 `yaml:"threshold"`
+	// TTL is how long an entry may be served. Default: 24h.
+	TTL time.Duration `yaml:"ttl"`
+	// MaxEntries caps the number of entries; past it the least recently
+	// hit are evicted. Default: 100000.
+	MaxEntries int `yaml:"max_entries"`
+	// MaxBytes caps the stored size of entries in bytes. Default: 1 GiB.
+	MaxBytes int64 `yaml:"max_bytes"`
+	// DeterministicOnly caches only requests with temperature 0 or a seed.
+	// Default: false (sampling parameters are part of the partition, so an
+	// answer is only reused for requests with the same parameters).
+	DeterministicOnly bool `yaml:"deterministic_only"`
+	// MaxTurns: conversations with more non-system messages than this skip
+	// the semantic tier (exact still applies). Default: 16.
+	MaxTurns int `yaml:"max_turns"`
+	// CacheTruncated also stores answers cut short by max_tokens
+	// (finish_reason "length"). Default: false.
+	CacheTruncated bool `yaml:"cache_truncated"`
+	// Candidates is how many nearest entries are checked against the
+	// threshold and the guard. Default: 4.
+	Candidates int `yaml:"candidates"`
+	// SweepInterval is how often expired entries are deleted. Default: 1m.
+	SweepInterval time.Duration `yaml:"sweep_interval"`
+	// Guard configures the content guard on semantic hits (on by default).
+	Guard GuardOptions `yaml:"guard"`
+	// Models overrides threshold and TTL per model alias.
+	Models map[string]ModelOptions `yaml:"models"`
+}
+
+// ModelOptions overrides cache settings for one model alias; zero fields
+// inherit the global ones.
+type ModelOptions struct {
+	// Threshold for this alias. Default: the global threshold.
+	Threshold float64 `yaml:"threshold"`
+	// TTL for this alias. Default: the global TTL.
+	TTL time.Duration `yaml:"ttl"`
+}
+
+// Validate reports every problem at once.
+func (o *Options) Validate() error {
+	var errs []error
+	checkThreshold := func(name string, t float64) {
+		if t < 0 || t > 1 {
+			errs = append(errs, fmt.Errorf("%s: %v is not in (0, 1]", name, t))
+		}
+	}
+	checkThreshold("threshold", o.Threshold)
+	if o.TTL < 0 {
+		errs = append(errs, errors.New("ttl: must not be negative"))
+	}
+	if o.MaxEntries < 0 {
+		errs = append(errs, errors.New("max_entries: must not be negative"))
+	}
+	if o.MaxBytes < 0 {
+		errs = append(errs, errors.New("max_bytes: must not be negative"))
+	}
+	if o.MaxTurns < 0 {
+		errs = append(errs, errors.New("max_turns: must not be negative"))
+	}
+	if o.Candidates < 0 || o.Candidates > 64 {
+		errs = append(errs, errors.New("candidates: must be between 1 and 64"))
+	}
+	if o.SweepInterval < 0 {
+		errs = append(errs, errors.New("sweep_interval: must not be negative"))
+	}
+	if err := o.Guard.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("guard: %w", err))
+	}
+	for _, name := range sortedKeys(o.Models) {
+		m := o.Models[name]
+		checkThreshold("models."+name+".threshold", m.Threshold)
+		if m.TTL < 0 {
+			errs = append(errs, fmt.Errorf("models.%s.ttl: must not be negative", name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ThresholdFor returns the threshold for a model alias.
+func (o *Options) ThresholdFor(model string) float64 {
+	if m, ok := o.Models[model]; ok && m.Threshold > 0 {
+		return m.Threshold
+	}
+	if o.Threshold > 0 {
+		return o.Threshold
+	}
+	return DefaultThreshold
+}
+
+// TTLFor returns the TTL for a model alias.
+func (o *Options) TTLFor(model string) time.Duration {
+	if m, ok := o.Models[model]; ok && m.TTL > 0 {
+		return m.TTL
+	}
+	return orDur(o.TTL, DefaultTTL)
+}
+
+func (o *Options) maxEntries() int {
+	if o.MaxEntries > 0 {
+		return o.MaxEntries
+	}
+	return DefaultMaxEntries
+}
+
+func (o *Options) maxBytes() int64 {
+	if o.MaxBytes > 0 {
+		return o.MaxBytes
+	}
+	return DefaultMaxBytes
+}
+
+func (o *Options) candidates() int {
+	if o.Candidates > 0 {
+		return o.Candidates
+	}
+	return DefaultCandidates
+}
+
+// MaxTurnsOrDefault returns MaxTurns or its default.
+func (o *Options) MaxTurnsOrDefault() int {
+	if o.MaxTurns > 0 {
+		return o.MaxTurns
+	}
+	return 16
+}
+
+func orDur(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	return keys
+}
