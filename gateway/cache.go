@@ -292,4 +292,3 @@ func storable(body []byte, truncatedOK bool) bool {
 	})
 	return ok
 }
-
