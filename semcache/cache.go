@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2"
 )
 
 // Cache is the semantic cache over a Store: an in-memory record of every
@@ -241,7 +243,7 @@ func (c *Cache) Hit(e *Entry, semantic bool) {
 	}
 	c.mu.Unlock()
 	if rec != nil {
-		if err := c.store.db.Set(metaKey(e.ID), rec, nil); err != nil {
+		if err := c.store.db.Set(metaKey(e.ID), rec, pebble.NoSync); err != nil {
 			c.log.Warn("cache: recording a hit failed", "error", err)
 		}
 	}

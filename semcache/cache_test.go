@@ -262,3 +262,27 @@ func TestMetaRoundTrip(t *testing.T) {
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func TestEntryRoundTrip(t *testing.T) {
+	e := entry(1, 2, "prompt ü")
+	e.Namespace, e.Provider, e.UpstreamModel, e.Embedder, e.Stream = "ns", "p", "um", "emb", true
+	e.Created = time.UnixMilli(1_700_000_000_123)
+	e.Expires = time.UnixMilli(1_700_000_900_000)
+	rec, err := encodeEntry(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeEntry(e.ID, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Prompt != e.Prompt || got.Namespace != "ns" || got.Embedder != "emb" || !got.Stream || got.CostUSD != 0.5 ||
+		string(got.Body) != string(e.Body) || !got.Created.Equal(e.Created) || !got.Expires.Equal(e.Expires) || got.Partition != e.Partition {
+		t.Fatalf("%+v", got)
+	}
+	for _, n := range []int{0, 10, 60, len(rec) - 1} {
+		if _, err := decodeEntry(e.ID, rec[:n]); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("truncated to %d: %v", n, err)
+		}
+	}
+}

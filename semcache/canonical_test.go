@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,18 +15,18 @@ import (
 
 func TestCanonicalJSONExamples(t *testing.T) {
 	cases := map[string]string{
-		`{"b":1,"a":2}`:                        `{"a":2,"b":1}`,
-		" { \"a\" : [ 1 , 2 ] ,\n\t\"b\":{} } ": `{"a":[1,2],"b":{}}`,
-		`[1, 1.0, 1e0, 10e-1, 0.1e1, 1E+0]`:    `[1,1,1,1,1,1]`,
-		`[0.7, 0.70, 7e-1, 70e-2]`:             `[0.7,0.7,0.7,0.7]`,
-		`[-0, 0.0, -0e5, 0e-5]`:                `[0,0,0,0]`,
-		`[100, 1e2, 1e21, 1e20, 123456789012345678901234567890]`: `[100,100,1e21,100000000000000000000,1.2345678901234568e29]`,
-		`[1e-7, 0.000001, 0.0000012, -2.50]`:                      `[1e-7,0.000001,0.0000012,-2.5]`,
-		`"\u0041\/\u00e9\ud83d\ude00"`:                            `"A/é😀"`,
-		`"a\"b\\c\n\t\u0001\u001f"`:                               `"a\"b\\c\n\t\u0001\u001f"`,
-		`"\u2028 <>&"`:                                            "\"\u2028 <>&\"",
+		`{"b":1,"a":2}`:                                          `{"a":2,"b":1}`,
+		" { \"a\" : [ 1 , 2 ] ,\n\t\"b\":{} } ":                  `{"a":[1,2],"b":{}}`,
+		`[1, 1.0, 1e0, 10e-1, 0.1e1, 1E+0]`:                      `[1,1,1,1,1,1]`,
+		`[0.7, 0.70, 7e-1, 70e-2]`:                               `[0.7,0.7,0.7,0.7]`,
+		`[-0, 0.0, -0e5, 0e-5]`:                                  `[0,0,0,0]`,
+		`[100, 1e2, 1e21, 1e20, 123456789012345678901234567890]`: `[100,100,1e21,100000000000000000000,1.2345678901234567890123456789e29]`,
+		`[1e-7, 0.000001, 0.0000012, -2.50]`:                     `[1e-7,0.000001,0.0000012,-2.5]`,
+		`"\u0041\/\u00e9\ud83d\ude00"`:                           `"A/é😀"`,
+		`"a\"b\\c\n\t\u0001\u001f"`:                              `"a\"b\\c\n\t\u0001\u001f"`,
+		`"\u2028 <>&"`:                                           "\"\u2028 <>&\"",
 		`{"é":1,"e":2,"z":3,"E":4}`:                              `{"E":4,"e":2,"z":3,"é":1}`,
-		`[true,false,null]`:                                       `[true,false,null]`,
+		`[true,false,null]`:                                      `[true,false,null]`,
 	}
 	for in, want := range cases {
 		got, err := CanonicalJSON([]byte(in))
@@ -161,7 +162,7 @@ func cjWriteVariant(r *rand.Rand, b *strings.Builder, v any) {
 		for k := range v {
 			keys = append(keys, k)
 		}
-		slicesSortStrings(keys)
+		slices.Sort(keys)
 		r.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
 		b.WriteByte('{')
 		for i, k := range keys {
@@ -187,14 +188,6 @@ func cjWriteVariant(r *rand.Rand, b *strings.Builder, v any) {
 		b.WriteByte(']')
 	}
 	ws()
-}
-
-func slicesSortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 func TestCanonicalJSONSemanticallyEqualIsByteEqual(t *testing.T) {

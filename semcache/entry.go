@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -44,41 +45,77 @@ type Entry struct {
 	LastHit time.Time `json:"-"`
 }
 
-// entryJSON adds the fields that JSON would render awkwardly.
-type entryJSON struct {
-	*Entry
-	V         int    `json:"v"`
-	Partition string `json:"partition"`
-	Created   int64  `json:"created_ms"`
-	Expires   int64  `json:"expires_ms,omitempty"`
-}
-
-const entryVersion = 1
+// Entry records are binary: a version byte, fixed-width numbers, then
+// length-prefixed strings and the body, so serving a hit parses nothing.
+const entryVersion = 2
 
 func encodeEntry(e *Entry) ([]byte, error) {
-	return json.Marshal(entryJSON{Entry: e, V: entryVersion, Partition: hex.EncodeToString(e.Partition[:]),
-		Created: e.Created.UnixMilli(), Expires: unixMilli(e.Expires)})
+	strs := [...]string{e.Kind, e.Model, e.Namespace, e.Provider, e.UpstreamModel, e.Prompt, e.Embedder}
+	n := 1 + 16 + 8*4 + 1 + 8 + 4 + len(e.Body)
+	for _, s := range strs {
+		n += 4 + len(s)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, entryVersion)
+	b = append(b, e.Partition[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(e.Created.UnixMilli()))
+	b = binary.BigEndian.AppendUint64(b, uint64(unixMilli(e.Expires)))
+	b = binary.BigEndian.AppendUint64(b, uint64(e.PromptTokens))
+	b = binary.BigEndian.AppendUint64(b, uint64(e.CompletionTokens))
+	stream := byte(0)
+	if e.Stream {
+		stream = 1
+	}
+	b = append(b, stream)
+	b = binary.BigEndian.AppendUint64(b, math.Float64bits(e.CostUSD))
+	for _, s := range strs {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
+		b = append(b, s...)
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(e.Body)))
+	return append(b, e.Body...), nil
 }
 
 func decodeEntry(id ID, b []byte) (*Entry, error) {
-	e := &Entry{}
-	j := entryJSON{Entry: e}
-	if err := json.Unmarshal(b, &j); err != nil {
-		return nil, fmt.Errorf("%w: entry %x: %v", ErrCorrupt, id, err)
+	const fixed = 1 + 16 + 8*4 + 1 + 8
+	if len(b) < fixed || b[0] != entryVersion {
+		return nil, fmt.Errorf("%w: entry %x: bad header", ErrCorrupt, id)
 	}
-	if j.V != entryVersion {
-		return nil, fmt.Errorf("%w: entry %x has version %d", ErrCorrupt, id, j.V)
+	e := &Entry{ID: id}
+	copy(e.Partition[:], b[1:17])
+	e.Created = time.UnixMilli(int64(binary.BigEndian.Uint64(b[17:])))
+	if exp := int64(binary.BigEndian.Uint64(b[25:])); exp != 0 {
+		e.Expires = time.UnixMilli(exp)
 	}
-	p, err := ParseID(j.Partition)
-	if err != nil {
-		return nil, fmt.Errorf("%w: entry %x: %v", ErrCorrupt, id, err)
+	e.PromptTokens = int(binary.BigEndian.Uint64(b[33:]))
+	e.CompletionTokens = int(binary.BigEndian.Uint64(b[41:]))
+	e.Stream = b[49] == 1
+	e.CostUSD = math.Float64frombits(binary.BigEndian.Uint64(b[50:]))
+	rest := b[fixed:]
+	for _, dst := range [...]*string{&e.Kind, &e.Model, &e.Namespace, &e.Provider, &e.UpstreamModel, &e.Prompt, &e.Embedder} {
+		s, r, ok := readBytes32(rest)
+		if !ok {
+			return nil, fmt.Errorf("%w: entry %x: truncated", ErrCorrupt, id)
+		}
+		*dst, rest = string(s), r
 	}
-	e.ID, e.Partition = id, p
-	e.Created = time.UnixMilli(j.Created)
-	if j.Expires != 0 {
-		e.Expires = time.UnixMilli(j.Expires)
+	body, rest, ok := readBytes32(rest)
+	if !ok || len(rest) != 0 {
+		return nil, fmt.Errorf("%w: entry %x: bad body", ErrCorrupt, id)
 	}
+	e.Body = append(json.RawMessage(nil), body...)
 	return e, nil
+}
+
+func readBytes32(b []byte) ([]byte, []byte, bool) {
+	if len(b) < 4 {
+		return nil, nil, false
+	}
+	n := binary.BigEndian.Uint32(b)
+	if uint64(len(b)-4) < uint64(n) {
+		return nil, nil, false
+	}
+	return b[4 : 4+n], b[4+n:], true
 }
 
 func unixMilli(t time.Time) int64 {

@@ -114,7 +114,7 @@ func (g *Guard) Check(cached, incoming string) (ok bool, reason string) {
 	if !o.IgnoreQuotes && !gdSameMultiset(a.quotes, b.quotes) {
 		return false, GuardQuotes
 	}
-	if !o.IgnoreIdentifiers && !gdSameMultiset(a.idents, b.idents) {
+	if !o.IgnoreIdentifiers && !gdSameIdentifiers(a, b) {
 		return false, GuardIdentifiers
 	}
 	if !o.IgnoreEntities && !(gdAllIn(a.ents, b.wordSet) && gdAllIn(b.ents, a.wordSet)) {
@@ -155,6 +155,7 @@ type gdFeatures struct {
 	ants       []uint16 // pair<<1 | side
 	quotes     []string
 	idents     []string
+	tokens     []string // white-space separated tokens, trimmed; sorted
 	ents       []string
 	dirs       []gdDir
 }
@@ -169,6 +170,7 @@ func (f *gdFeatures) reset() {
 	f.ants = f.ants[:0]
 	f.quotes = f.quotes[:0]
 	f.idents = f.idents[:0]
+	f.tokens = f.tokens[:0]
 	f.ents = f.ents[:0]
 	f.dirs = f.dirs[:0]
 }
@@ -243,6 +245,7 @@ func (f *gdFeatures) extract(prompt string) {
 	slices.Sort(f.negs)
 	slices.Sort(f.quotes)
 	slices.Sort(f.idents)
+	slices.Sort(f.tokens)
 }
 
 // scanWords splits the prompt into words and extracts the word-level
@@ -294,9 +297,9 @@ func (f *gdFeatures) scanWords() {
 		i = j
 	}
 	var pendingDir byte
-	for k, w := range f.words {
+	for _, w := range f.words {
 		s := w.s
-		if n, ok := gdNumberWords[s]; ok && !(s == "one" && f.oneIsPronoun(k)) {
+		if n, ok := gdNumberWords[s]; ok {
 			f.nums = append(f.nums, n)
 		}
 		if neg, ok := gdNegations[s]; ok {
@@ -316,22 +319,6 @@ func (f *gdFeatures) scanWords() {
 			pendingDir = 0
 		}
 	}
-}
-
-// oneIsPronoun reports whether the word "one" at k is a pronoun ("which
-// one", "the one", "one of") rather than the number.
-func (f *gdFeatures) oneIsPronoun(k int) bool {
-	if k+1 < len(f.words) && f.words[k+1].s == "of" {
-		return true
-	}
-	if k > 0 {
-		switch f.words[k-1].s {
-		case "which", "this", "that", "each", "every", "any", "no", "the", "some",
-			"another", "other", "new", "right", "wrong", "best", "better", "good", "only":
-			return true
-		}
-	}
-	return false
 }
 
 // isEntity reports whether the word raw (original case) names an entity:
@@ -487,8 +474,11 @@ func (f *gdFeatures) scanTokens() {
 		for b > a && strings.IndexByte("\"'`)]}>.,;:!?", src[b-1]) >= 0 {
 			b--
 		}
-		if a < b && gdIsIdentifier(src[a:b]) {
-			f.idents = append(f.idents, low[a:b])
+		if a < b {
+			f.tokens = append(f.tokens, low[a:b])
+			if gdIsIdentifier(src[a:b]) {
+				f.idents = append(f.idents, low[a:b])
+			}
 		}
 		i = j
 	}
@@ -532,13 +522,21 @@ func gdIsIdentifier(t string) bool {
 	}
 	if letters+digits == 0 {
 		// An operator standing alone: "x != y", "a < b", "a + b".
-		if strings.Trim(t, "=<>!&|+-*/%^~") == "" && strings.Trim(t, "-") != "" && (len(t) > 1 || t != "!") {
+		// ("&" and "/" alone are prose: "A & B", "this / that".)
+		if strings.Trim(t, "=<>!&|+-*/%^~") == "" && strings.Trim(t, "-") != "" && t != "!" && t != "&" && t != "/" {
 			return true
 		}
 		return false
 	}
-	if strings.ContainsAny(t, "_/\\+#@$%&*=<>|~^") {
+	if strings.ContainsAny(t, "_\\+#@$%&*=<>|~^") {
 		return true
+	}
+	// Paths and URLs, but not prose alternatives ("and/or", "live/work").
+	if slash := strings.Count(t, "/"); slash > 0 {
+		if slash > 1 || t[0] == '/' || strings.HasPrefix(t, "./") || strings.HasPrefix(t, "~/") ||
+			strings.ContainsAny(t, ".:") {
+			return true
+		}
 	}
 	if strings.Contains(t, "::") || strings.Contains(t, "->") || strings.Contains(t, "()") {
 		return true
@@ -560,6 +558,34 @@ func gdIsIdentifier(t string) bool {
 }
 
 func gdSameMultiset(a, b []string) bool { return slices.Equal(a, b) }
+
+// gdSameIdentifiers compares the identifier multisets, forgiving an
+// identifier found only by its capitals ("WhatsApp", "userName") when the
+// other prompt has the same token in another case.
+func gdSameIdentifiers(a, b *gdFeatures) bool {
+	if slices.Equal(a.idents, b.idents) {
+		return true
+	}
+	i, j := 0, 0
+	for i < len(a.idents) || j < len(b.idents) {
+		switch {
+		case j == len(b.idents) || (i < len(a.idents) && a.idents[i] < b.idents[j]):
+			if _, ok := slices.BinarySearch(b.tokens, a.idents[i]); !ok {
+				return false
+			}
+			i++
+		case i == len(a.idents) || b.idents[j] < a.idents[i]:
+			if _, ok := slices.BinarySearch(a.tokens, b.idents[j]); !ok {
+				return false
+			}
+			j++
+		default:
+			i++
+			j++
+		}
+	}
+	return true
+}
 
 // gdAllIn reports whether every string of xs is in the sorted set.
 func gdAllIn(xs, set []string) bool {
@@ -726,6 +752,10 @@ var gdNumberWords = func() map[string]string {
 		m[w+"s"] = n + "s"
 		m[w+"th"] = "#" + n
 	}
+	// "one" is far more often a pronoun ("which one", "one of", "one
+	// should") than a count; a count spelt "one" against another number
+	// still differs, as the other side has a number.
+	delete(m, "one")
 	return m
 }()
 

@@ -159,42 +159,10 @@ func MakeKey(in KeyInput, o KeyOptions) (Key, error) {
 	}
 	st := keyStatePool.Get().(*keyState)
 	defer st.release()
-	d := &st.doc
-	root, err := d.parse(string(in.Body))
-	if err != nil {
-		return k, fmt.Errorf("%w: body: %w", ErrBadRequest, err)
-	}
-	if d.nodes[root].kind != cjObj {
-		return k, keyErr("body is not a JSON object")
-	}
-	chat := in.Endpoint == EndpointChat
-	if err := st.collectParams(root, chat, &k); err != nil {
-		return k, err
-	}
-
-	b := st.buf[:0]
-	b = append(b, `{"endpoint":`...)
-	b = cjAppendString(b, in.Endpoint)
-	b = append(b, `,"format":`+keyFormat...)
-	semantic := true
-	if chat {
-		b, err = st.appendChat(b, root, o, &k, &semantic)
-	} else {
-		b, err = st.appendCompletions(b, root, &k, &semantic)
-	}
+	b, semantic, err := st.build(in, o, &k)
 	if err != nil {
 		return k, err
 	}
-	b = append(b, `,"model":`...)
-	b = cjAppendString(b, in.Model)
-	b = append(b, `,"namespace":`...)
-	b = cjAppendString(b, in.Namespace)
-	b = append(b, `,"params":`...)
-	b = st.appendParams(b)
-	b = append(b, `,"tenant":`...)
-	b = cjAppendString(b, in.Tenant)
-	b = append(b, '}')
-
 	sum := sha256.Sum256(b)
 	k.Partition = hex.EncodeToString(sum[:16])
 	k.Normalized = Normalize(k.Prompt)
@@ -208,6 +176,54 @@ func MakeKey(in KeyInput, o KeyOptions) (Key, error) {
 	k.Exact = hex.EncodeToString(sum[:16])
 	st.buf = b
 	return k, nil
+}
+
+// build writes the partition document (canonical JSON) into st.buf and
+// returns it, with whether the request may use the semantic tier; it sets
+// k.Prompt, k.Stream and k.Deterministic.
+func (st *keyState) build(in KeyInput, o KeyOptions, k *Key) ([]byte, bool, error) {
+	d := &st.doc
+	root, err := d.parse(string(in.Body))
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: body: %w", ErrBadRequest, err)
+	}
+	if d.nodes[root].kind != cjObj {
+		return nil, false, keyErr("body is not a JSON object")
+	}
+	chat := in.Endpoint == EndpointChat
+	if err := st.collectParams(root, chat, k); err != nil {
+		return nil, false, err
+	}
+
+	b := st.buf[:0]
+	b = append(b, `{"endpoint":`...)
+	b = cjAppendString(b, in.Endpoint)
+	b = append(b, `,"format":`+keyFormat...)
+	// Members in sorted order: endpoint, format, last, messages, model,
+	// namespace, params, prompt, tenant.
+	semantic := true
+	if chat {
+		if b, err = st.appendChat(b, root, o, k, &semantic); err != nil {
+			return nil, false, err
+		}
+	}
+	b = append(b, `,"model":`...)
+	b = cjAppendString(b, in.Model)
+	b = append(b, `,"namespace":`...)
+	b = cjAppendString(b, in.Namespace)
+	b = append(b, `,"params":`...)
+	b = st.appendParams(b)
+	if !chat {
+		if b, err = st.appendCompletions(b, root, k, &semantic); err != nil {
+			return nil, false, err
+		}
+	}
+	b = append(b, `,"tenant":`...)
+	b = cjAppendString(b, in.Tenant)
+	b = append(b, '}')
+
+	st.buf = b
+	return b, semantic, nil
 }
 
 func (st *keyState) release() {
