@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -40,13 +41,22 @@ func CanonicalJSON(data []byte) ([]byte, error) {
 // AppendCanonicalJSON appends the canonical form of data to dst; see
 // CanonicalJSON.
 func AppendCanonicalJSON(dst, data []byte) ([]byte, error) {
-	var d cjDoc
+	d := cjDocPool.Get().(*cjDoc)
+	defer func() {
+		if cap(d.nodes) <= 16<<10 {
+			clear(d.nodes)
+			d.reset()
+			cjDocPool.Put(d)
+		}
+	}()
 	root, err := d.parse(string(data))
 	if err != nil {
 		return dst, err
 	}
 	return d.appendNode(dst, root), nil
 }
+
+var cjDocPool = sync.Pool{New: func() any { return new(cjDoc) }}
 
 type cjKind uint8
 

@@ -161,18 +161,20 @@ type gdFeatures struct {
 }
 
 func (f *gdFeatures) reset() {
+	// Clear before truncating so that a pooled value holds no prompt.
 	f.src, f.lower = "", ""
 	clear(f.words)
-	f.words = f.words[:0]
-	f.wordSet = f.wordSet[:0]
-	f.nums = f.nums[:0]
-	f.negs = f.negs[:0]
-	f.ants = f.ants[:0]
-	f.quotes = f.quotes[:0]
-	f.idents = f.idents[:0]
-	f.tokens = f.tokens[:0]
-	f.ents = f.ents[:0]
-	f.dirs = f.dirs[:0]
+	clear(f.wordSet)
+	clear(f.nums)
+	clear(f.negs)
+	clear(f.quotes)
+	clear(f.idents)
+	clear(f.tokens)
+	clear(f.ents)
+	clear(f.dirs)
+	f.words, f.wordSet, f.nums, f.negs = f.words[:0], f.wordSet[:0], f.nums[:0], f.negs[:0]
+	f.quotes, f.idents, f.tokens, f.ents = f.quotes[:0], f.idents[:0], f.tokens[:0], f.ents[:0]
+	f.ants, f.dirs = f.ants[:0], f.dirs[:0]
 }
 
 // gdLower lower-cases s keeping every byte offset (a rune whose lower case
@@ -299,27 +301,77 @@ func (f *gdFeatures) scanWords() {
 	var pendingDir byte
 	for _, w := range f.words {
 		s := w.s
-		if n, ok := gdNumberWords[s]; ok {
-			f.nums = append(f.nums, n)
+		e, ok := gdLexicon[s]
+		if !ok {
+			if strings.HasSuffix(s, "n't") {
+				f.negs = append(f.negs, "not")
+			}
+			if pendingDir != 0 {
+				f.dirs = append(f.dirs, gdDir{pendingDir, s})
+				pendingDir = 0
+			}
+			continue
 		}
-		if neg, ok := gdNegations[s]; ok {
-			f.negs = append(f.negs, neg)
+		if e.num != "" {
+			f.nums = append(f.nums, e.num)
+		}
+		if e.neg != "" {
+			f.negs = append(f.negs, e.neg)
 		} else if strings.HasSuffix(s, "n't") {
 			f.negs = append(f.negs, "not")
 		}
-		if a, ok := gdAntonyms[s]; ok {
-			f.ants = append(f.ants, a)
+		if e.ant != 0 {
+			f.ants = append(f.ants, e.ant-1)
 		}
-		if g, ok := gdDirections[s]; ok {
-			pendingDir = g
+		if e.dir != 0 {
+			pendingDir = e.dir
 			continue
 		}
-		if pendingDir != 0 && !gdDeterminers[s] {
+		if pendingDir != 0 && !e.det {
 			f.dirs = append(f.dirs, gdDir{pendingDir, s})
 			pendingDir = 0
 		}
 	}
 }
+
+// gdLexEntry is what the word rules know about a word.
+type gdLexEntry struct {
+	num    string // number or ordinal it denotes
+	neg    string // negation it is
+	ant    uint16 // 1 + pair<<1 | side, for an antonym; 0 for none
+	dir    byte   // direction group
+	det    bool   // a determiner (skipped after a direction word)
+	common bool   // a common sentence opener
+}
+
+// gdLexicon merges the word tables so that each word is looked up once.
+var gdLexicon = func() map[string]gdLexEntry {
+	m := map[string]gdLexEntry{}
+	upd := func(w string, f func(*gdLexEntry)) {
+		e := m[w]
+		f(&e)
+		m[w] = e
+	}
+	for w, n := range gdNumberWords {
+		upd(w, func(e *gdLexEntry) { e.num = n })
+	}
+	for w, n := range gdNegations {
+		upd(w, func(e *gdLexEntry) { e.neg = n })
+	}
+	for w, a := range gdAntonyms {
+		upd(w, func(e *gdLexEntry) { e.ant = a + 1 })
+	}
+	for w, d := range gdDirections {
+		upd(w, func(e *gdLexEntry) { e.dir = d })
+	}
+	for w := range gdDeterminers {
+		upd(w, func(e *gdLexEntry) { e.det = true })
+	}
+	for w := range gdCommonWords {
+		upd(w, func(e *gdLexEntry) { e.common = true })
+	}
+	return m
+}()
 
 // isEntity reports whether the word raw (original case) names an entity:
 // an acronym (two or more letters, all capitals), a word with a capital
@@ -352,8 +404,46 @@ func (f *gdFeatures) isEntity(raw string, w gdWord) bool {
 	if innerUpper && uppers < letters {
 		return true
 	}
-	return unicode.IsUpper(first) && !w.sentStart
+	if !unicode.IsUpper(first) {
+		return false
+	}
+	// At a sentence start a capital means nothing by itself; a word that is
+	// not a common sentence opener ("Python is...", "Paris has...") is
+	// still taken for a name.
+	return !w.sentStart || !gdLexicon[w.s].common
 }
+
+// gdCommonWords are words that commonly open a sentence: a capital on them
+// at a sentence start does not make them a name.
+var gdCommonWords = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(`
+		a about above according actually after again against all also although always am an and another any anyone
+		anything are as at be because been before being below best better between both but by can could did do
+		does doing done during each either else even ever every everyone everything few for from further
+		given good had has have having he her here hers herself him himself his how however i if in instead into
+		is it its itself just least less let like many may maybe me might mine more most much must my myself
+		never new next no nor not now of off often old on once one only or other others otherwise our ours
+		ourselves out over own perhaps please rather really same several she should since so some someone
+		something sometimes still such than that the their theirs them themselves then there therefore these
+		they this those though through thus to too top under unless until up upon us very was we well were
+		what whatever when whenever where whereas wherever whether which while who whoever whom whose why will
+		with within without would yes yet you your yours yourself yourselves
+		hi hello hey dear thanks thank ok okay sure so now today tomorrow yesterday currently recently
+		first second third last finally firstly secondly lastly also additionally basically generally
+		usually typically honestly seriously assume assuming suppose imagine consider given say
+		add analyze analyse answer apply ask build calculate change check choose classify compare compute
+		continue convert correct count create debug define delete describe design determine develop do draft
+		edit estimate evaluate explain extract fill find fix format generate get give go help identify
+		implement improve include keep know learn list look make name need note optimize outline paraphrase
+		pick plan predict prepare prove provide put read recommend refactor remember remove rephrase replace
+		respond return review rewrite run say see select send set show simplify solve sort start stop suggest
+		summarize summarise take teach tell test think translate try turn update use verify want write
+		question answer task context example input output note summary problem`) {
+		m[w] = true
+	}
+	return m
+}()
 
 // scanNumbers extracts numbers: digit runs that are not part of a word
 // (not "python3", "x86", "2fa"), with thousands separators dropped,
@@ -485,29 +575,58 @@ func (f *gdFeatures) scanTokens() {
 }
 
 // gdIsIdentifier reports whether a token looks like code rather than
-// prose.
+// prose: camelCase, letters with digits, a --flag, code symbols, a path or
+// URL, a dotted.name, or an operator standing alone.
 func gdIsIdentifier(t string) bool {
-	letters, digits := 0, 0
-	prevLower := false
-	camel := false
-	for _, r := range t {
+	letters, digits, slashes := 0, 0, 0
+	camel, special, dot, colon, prevLower := false, false, false, false, false
+	for i := 0; i < len(t); i++ {
+		c := t[i]
 		switch {
-		case unicode.IsLetter(r):
+		case 'a' <= c && c <= 'z':
 			letters++
-			if prevLower && unicode.IsUpper(r) {
-				camel = true
-			}
-			prevLower = unicode.IsLower(r)
+			prevLower = true
 			continue
-		case unicode.IsDigit(r):
+		case 'A' <= c && c <= 'Z':
+			letters++
+			camel = camel || prevLower
+		case '0' <= c && c <= '9':
 			digits++
+		case c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRuneInString(t[i:])
+			i += size - 1
+			switch {
+			case unicode.IsLower(r):
+				letters++
+				prevLower = true
+				continue
+			case unicode.IsLetter(r):
+				letters++
+				camel = camel || (prevLower && unicode.IsUpper(r))
+			case unicode.IsDigit(r):
+				digits++
+			}
+		default:
+			switch c {
+			case '_', '\\', '+', '#', '@', '$', '%', '&', '*', '=', '<', '>', '|', '~', '^':
+				special = true
+			case '/':
+				slashes++
+			case '.':
+				dot = true
+			case ':':
+				special = special || colon // "::"
+				colon = true
+			case '(':
+				special = special || (i+1 < len(t) && t[i+1] == ')')
+			}
 		}
 		prevLower = false
 	}
-	if camel {
+	switch {
+	case camel:
 		return true
-	}
-	if letters > 0 && digits > 0 {
+	case letters > 0 && digits > 0:
 		// Ordinals ("21st") are numbers, not identifiers.
 		if n := len(t); n >= 3 && letters == 2 && strings.Trim(t[:n-2], "0123456789") == "" {
 			switch t[n-2:] {
@@ -516,33 +635,19 @@ func gdIsIdentifier(t string) bool {
 			}
 		}
 		return true
-	}
-	if len(t) > 1 && t[0] == '-' && (t[1] == '-' || unicode.IsLetter(rune(t[1]))) {
+	case len(t) > 1 && t[0] == '-' && (t[1] == '-' || letters > 0 && unicode.IsLetter(rune(t[1]))):
 		return true // a flag
-	}
-	if letters+digits == 0 {
-		// An operator standing alone: "x != y", "a < b", "a + b".
-		// ("&" and "/" alone are prose: "A & B", "this / that".)
-		if strings.Trim(t, "=<>!&|+-*/%^~") == "" && strings.Trim(t, "-") != "" && t != "!" && t != "&" && t != "/" {
-			return true
-		}
-		return false
-	}
-	if strings.ContainsAny(t, "_\\+#@$%&*=<>|~^") {
+	case letters+digits == 0:
+		// An operator standing alone: "x != y", "a < b", "a + b"; "&" and
+		// "/" alone are prose ("A & B", "this / that").
+		return strings.Trim(t, "=<>!&|+-*/%^~") == "" && strings.Trim(t, "-") != "" && t != "!" && t != "&" && t != "/"
+	case special:
 		return true
-	}
-	// Paths and URLs, but not prose alternatives ("and/or", "live/work").
-	if slash := strings.Count(t, "/"); slash > 0 {
-		if slash > 1 || t[0] == '/' || strings.HasPrefix(t, "./") || strings.HasPrefix(t, "~/") ||
-			strings.ContainsAny(t, ".:") {
-			return true
-		}
-	}
-	if strings.Contains(t, "::") || strings.Contains(t, "->") || strings.Contains(t, "()") {
+	case slashes > 0 && (slashes > 1 || t[0] == '/' || strings.HasPrefix(t, "./") || strings.HasPrefix(t, "~/") || dot || colon):
+		// Paths and URLs, but not prose alternatives ("and/or").
 		return true
-	}
-	// dotted.names, but not abbreviations such as "e.g" or "U.S".
-	if dot := strings.IndexByte(t, '.'); letters > 0 && dot > 0 && dot < len(t)-1 {
+	case dot && letters > 0:
+		// dotted.names, but not abbreviations such as "e.g" or "U.S".
 		seg := 0
 		for _, r := range t {
 			if r == '.' {

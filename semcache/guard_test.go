@@ -29,6 +29,7 @@ func TestGuardRejects(t *testing.T) {
 		{"price in USD", "price in EUR", GuardEntities},
 		{"What is the capital of France, Paris or Lyon?", "What is the capital of France, Rome or Lyon?", GuardEntities},
 		{"How do I deploy to AWS?", "How do I deploy to GCP?", GuardEntities},
+		{"Python is faster than Go?", "Ruby is faster than Go?", GuardEntities},
 		{"coffee without sugar", "coffee with sugar", GuardNegation},
 		{"why is the sky blue", "why is the sky not blue", GuardNegation},
 		{"why doesn't my code compile", "why does my code compile", GuardNegation},
@@ -252,4 +253,35 @@ func ExampleGuard_Check() {
 	// false numbers
 	// false order
 	// true
+}
+
+func TestGuardConcurrent(t *testing.T) {
+	g := NewGuard(GuardOptions{})
+	type res struct {
+		ok     bool
+		reason string
+	}
+	want := make([]res, len(guardBenchPairs))
+	for i, p := range guardBenchPairs {
+		want[i].ok, want[i].reason = g.Check(p[0], p[1])
+	}
+	done := make(chan error, 4)
+	for w := range 4 {
+		go func() {
+			for n := range 300 {
+				i := (w + n) % len(guardBenchPairs)
+				ok, reason := g.Check(guardBenchPairs[i][0], guardBenchPairs[i][1])
+				if ok != want[i].ok || reason != want[i].reason {
+					done <- fmt.Errorf("pair %d: %v %q, want %v %q", i, ok, reason, want[i].ok, want[i].reason)
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
 }

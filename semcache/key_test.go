@@ -503,3 +503,64 @@ func keyPartitionDoc(in KeyInput, o KeyOptions) ([]byte, error) {
 	b, _, err := st.build(in, o, &k)
 	return b, err
 }
+
+func TestMakeKeyMemberOrderNeverMatters(t *testing.T) {
+	bodies := []string{
+		keyBenchBody,
+		chatBody(`"temperature":0.7,"stop":["a","b"],"logit_bias":{"1":2,"3":4},"zzz":{"b":[{"y":1,"x":2}],"a":null}`, `[{"text":"hi","type":"text"}]`),
+		`{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"u","detail":"low"}},{"type":"text","text":"x"}]}],"response_format":{"type":"json_schema","json_schema":{"name":"n","schema":{"b":1,"a":2}}}}`,
+	}
+	for i, body := range bodies {
+		want := mustKey(t, keyIn(body))
+		var d cjDoc
+		root, err := d.parse(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for seed := range uint64(200) {
+			var b strings.Builder
+			keyShuffle(rand.New(rand.NewPCG(seed, uint64(i))), &d, root, &b)
+			if got := mustKey(t, keyIn(b.String())); got != want {
+				t.Fatalf("body %d, seed %d: member order changed the key:\n%s", i, seed, b.String())
+			}
+		}
+	}
+}
+
+func TestMakeKeyDoesNotAliasTheBody(t *testing.T) {
+	body := []byte(chatBody("", `"What is Go?"`))
+	k := mustKey(t, KeyInput{Tenant: "t", Model: "m", Endpoint: EndpointChat, Body: body})
+	for i := range body {
+		body[i] = 'x'
+	}
+	if k.Prompt != "What is Go?" {
+		t.Fatalf("Prompt changed with the caller's buffer: %q", k.Prompt)
+	}
+}
+
+func TestMakeKeyConcurrent(t *testing.T) {
+	bodies := []string{keyBenchBody, chatBody(`"temperature":0`, `"a"`), chatBody("", `"b"`)}
+	want := make([]Key, len(bodies))
+	for i, b := range bodies {
+		want[i] = mustKey(t, keyIn(b))
+	}
+	done := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			for n := range 200 {
+				i := (g + n) % len(bodies)
+				k, err := MakeKey(keyIn(bodies[i]), KeyOptions{})
+				if err != nil || k != want[i] {
+					done <- fmt.Errorf("goroutine %d: %+v, %v", g, k, err)
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
