@@ -102,6 +102,18 @@ func TestServeShippedConfig(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "chat.completion") {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
+	// The cache commands talk to the running gateway.
+	code, out, errOut := runCmd(t, "cache", "stats", "--addr", "http://"+addr)
+	if code != 0 || !strings.Contains(out, `"entries": 1`) {
+		t.Fatalf("cache stats: %d %s %s", code, out, errOut)
+	}
+	code, out, errOut = runCmd(t, "cache", "flush", "--addr", "http://"+addr, "--model", "mock-large")
+	if code != 0 || !strings.Contains(out, `"deleted": 1`) {
+		t.Fatalf("cache flush: %d %s %s", code, out, errOut)
+	}
+	if code, _, _ := runCmd(t, "cache", "stats", "--addr", "http://"+closedAddrFor(t)); code != 1 {
+		t.Fatalf("cache stats against nothing exited %d", code)
+	}
 	cancel()
 	select {
 	case code := <-done:
@@ -111,4 +123,14 @@ func TestServeShippedConfig(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop")
 	}
+}
+
+func closedAddrFor(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
 }
