@@ -4,7 +4,7 @@
 GO       ?= go
 BIN      ?= bin/semgate
 CONFIG   ?= configs/semgate.yaml
-FUZZTIME ?= 10s
+FUZZTIME ?= 5s
 
 .PHONY: run build test test-short race fuzz vet bench-overhead clean
 
@@ -28,9 +28,24 @@ vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
+# A short run of each fuzz target (go test -fuzz takes one target at a
+# time); longer: make fuzz FUZZTIME=5m.
+FUZZ_TARGETS = \
+	FuzzReader:./providers/sse \
+	FuzzDecodeRequest:./gateway \
+	FuzzNormalize:./semcache \
+	FuzzMakeKeyMemberOrder:./semcache \
+	FuzzCanonicalJSON:./semcache \
+	FuzzTranslateRequest:./providers/anthropic \
+	FuzzStream:./providers/anthropic \
+	FuzzLexical:./embed
+
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./providers/sse
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZTIME) ./gateway
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		name=$${t%%:*}; pkg=$${t#*:}; \
+		echo "fuzz $$name $$pkg"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 bench-overhead: build
 	$(GO) run ./bench overhead

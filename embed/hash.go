@@ -11,7 +11,9 @@ import (
 //
 // hashBytes is a small xxHash64-style function: 8-byte little-endian lanes
 // mixed with multiply-rotate rounds, the tail packed into one more lane and
-// the state finished with the MurmurHash3 64-bit finalizer. It is seeded per
+// the state finished with the MurmurHash3 64-bit finalizer; an input under
+// 8 bytes is packed into one lane, xored into the seeded state and
+// finalized. It is seeded per
 // feature kind, needs no key, and gives the same value on every platform
 // and run (unlike hash/maphash).
 
@@ -49,19 +51,33 @@ func round(h, k uint64) uint64 {
 // hashBytes returns a stable 64-bit hash of b under seed.
 func hashBytes(seed uint64, b []byte) uint64 {
 	h := seed + prime3 + uint64(len(b))*prime1
+	if len(b) < 8 {
+		// Short input (most words and character n-grams): one lane, and
+		// the finalizer, a bijection, does all the mixing.
+		return fmix64(h ^ packShort(b))
+	}
 	for len(b) >= 8 {
 		h = round(h, binary.LittleEndian.Uint64(b))
 		b = b[8:]
 	}
 	if len(b) > 0 {
-		var k uint64
-		for i := len(b) - 1; i >= 0; i-- {
-			k = k<<8 | uint64(b[i])
-		}
-		h = round(h, k)
+		h = round(h, packShort(b))
 	}
 	return fmix64(h)
 }
+
+// packShort returns the up to 7 bytes of b as a little-endian integer.
+func packShort(b []byte) uint64 {
+	var k uint64
+	for i := len(b) - 1; i >= 0; i-- {
+		k = k<<8 | uint64(b[i])
+	}
+	return k
+}
+
+// shortBase returns the state hashBytes mixes a short input of n bytes
+// into, for callers that pack the input themselves.
+func shortBase(seed uint64, n int) uint64 { return seed + prime3 + uint64(n)*prime1 }
 
 // hashPair combines two feature hashes into the hash of the ordered pair.
 func hashPair(seed, a, b uint64) uint64 {

@@ -265,7 +265,7 @@ func (l *Lexical) charGrams(st *lexState, tk token) {
 					continue
 				}
 				k := lane & (1<<(8*n) - 1)
-				st.add(fmix64(round(seedChar+prime3+uint64(n)*prime1, k)), kindChar)
+				st.add(fmix64(shortBase(seedChar, n)^k), kindChar)
 			}
 		}
 		return

@@ -46,10 +46,10 @@ func TestLexicalFormattingVariants(t *testing.T) {
 		{"Don't panic", "don’t panic!"},
 		{"Don't panic", "dont panic"},
 		{"café", "CAFÉ"},
-		{"café", "cafe\u0301"},                   // combining accent: NFKC composes it
-		{"ﬁnd the ﬁle", "find the file"},         // ligatures
-		{"Ｈｅｌｌｏ　ｗｏｒｌｄ", "hello world"}, // full-width letters and space
-		{"x² + y²", "x2 + y2"},                   // NFKC superscripts
+		{"café", "cafe\u0301"},           // combining accent: NFKC composes it
+		{"ﬁnd the ﬁle", "find the file"}, // ligatures
+		{"Ｈｅｌｌｏ　ｗｏｒｌｄ", "hello world"},   // full-width letters and space
+		{"x² + y²", "x2 + y2"},           // NFKC superscripts
 		{"Summarize: \"The Go Programming Language\".", "summarize the go programming language"},
 	} {
 		if c := pairCos(t, l, p[0], p[1]); c < 0.95 {

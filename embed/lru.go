@@ -190,8 +190,9 @@ func (c *Cached) Embed(ctx context.Context, texts []string) ([][]float32, error)
 	return out, nil
 }
 
-// embedOwn embeds texts[own] in one call, caches the vectors, copies them
-// into out and resolves calls, also if the wrapped embedder panics.
+// embedOwn embeds texts[own] in one call, caches copies of the vectors,
+// puts the vectors in out and resolves calls, also if the wrapped embedder
+// panics.
 func (c *Cached) embedOwn(ctx context.Context, texts []string, keys [][sha256.Size]byte, own []int, calls []*call, out [][]float32) (err error) {
 	var vecs [][]float32
 	defer func() {

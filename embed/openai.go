@@ -118,6 +118,9 @@ func (e *OpenAI) ID() string {
 // String describes the embedder (its ID and endpoint; never the key).
 func (e *OpenAI) String() string { return e.ID() + " (" + e.endpoint + ")" }
 
+// GoString keeps %#v from printing the fields (the key among them).
+func (e *OpenAI) GoString() string { return "embed.OpenAI(" + e.String() + ")" }
+
 // Probe embeds one short text when the dimension is not known yet, so
 // that Dim and ID are settled.
 func (e *OpenAI) Probe(ctx context.Context) error {

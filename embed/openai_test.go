@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -41,10 +42,10 @@ func slicesEqualS(a, b []string) bool { return strings.Join(a, "\x00") == string
 func TestOpenAIEndpoint(t *testing.T) {
 	f := newFakeServer(t)
 	for base, want := range map[string]string{
-		f.URL:                   "/v1/embeddings",
-		f.URL + "/":             "/v1/embeddings",
-		f.URL + "/v1":           "/v1/embeddings",
-		f.URL + "/v1/":          "/v1/embeddings",
+		f.URL:                    "/v1/embeddings",
+		f.URL + "/":              "/v1/embeddings",
+		f.URL + "/v1":            "/v1/embeddings",
+		f.URL + "/v1/":           "/v1/embeddings",
 		f.URL + "/openai/v1beta": "/openai/v1beta/embeddings",
 	} {
 		e := newOpenAI(t, f, 0, embed.OpenAIOptions{BaseURL: base})
@@ -112,7 +113,9 @@ func TestOpenAIDimensionLearnt(t *testing.T) {
 
 func TestOpenAIBadResponses(t *testing.T) {
 	vec := func(xs ...float64) string { b, _ := json.Marshal(xs); return string(b) }
-	item := func(i int, emb string) string { return fmt.Sprintf(`{"object":"embedding","index":%d,"embedding":%s}`, i, emb) }
+	item := func(i int, emb string) string {
+		return fmt.Sprintf(`{"object":"embedding","index":%d,"embedding":%s}`, i, emb)
+	}
 	list := func(items ...string) string { return `{"object":"list","data":[` + strings.Join(items, ",") + `]}` }
 	for name, c := range map[string]struct {
 		dims int
@@ -238,11 +241,17 @@ func TestOpenAIUnreachable(t *testing.T) {
 // signals each request it gets.
 func blockingServer(t *testing.T) (*httptest.Server, chan struct{}) {
 	got := make(chan struct{}, 4)
+	stop := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // so the server notices a hang-up
 		got <- struct{}{}
-		<-r.Context().Done()
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
 	}))
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(stop) }) // runs first
 	return srv, got
 }
 

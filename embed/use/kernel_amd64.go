@@ -1,0 +1,130 @@
+//go:build amd64 && !purego
+
+package use
+
+// useFMA: the CPU and OS support AVX2 and FMA, so the assembly kernels
+// run. use512: AVX-512F too, for the 16-row kernel.
+var (
+	useFMA = hasAVX2FMA()
+	use512 = useFMA && hasAVX512()
+)
+
+var kernelName = map[[2]bool]string{
+	{false, false}: "go", {true, false}: "avx2-fma", {true, true}: "avx512-fma",
+}[[2]bool{useFMA, use512}]
+
+// kernelRows16 is the AVX-512 kernel for r = 4, 8, 12 or 16 rows packed
+// k-major in a (see packRows); it gives the same bits as kernel4x16 on
+// the same rows.
+func kernelRows16(r, k int, a []float32, p []uint16, c []float32, ldc int, bias []float32) {
+	_ = a[r*k-1]
+	_ = p[k*panel-1]
+	_ = c[(r-1)*ldc+panel-1]
+	_ = bias[panel-1]
+	if k <= 0 {
+		panic("use: empty kernel")
+	}
+	switch r {
+	case 16:
+		kernel16x16AVX512(k, &a[0], &p[0], &c[0], ldc, &bias[0])
+	case 12:
+		kernel12x16AVX512(k, &a[0], &p[0], &c[0], ldc, &bias[0])
+	case 8:
+		kernel8x16AVX512(k, &a[0], &p[0], &c[0], ldc, &bias[0])
+	case 4:
+		kernel4x16AVX512(k, &a[0], &p[0], &c[0], ldc, &bias[0])
+	default:
+		panic("use: bad row count")
+	}
+}
+
+//go:noescape
+func kernel16x16AVX512(k int, a *float32, p *uint16, c *float32, ldc int, bias *float32)
+
+//go:noescape
+func kernel12x16AVX512(k int, a *float32, p *uint16, c *float32, ldc int, bias *float32)
+
+//go:noescape
+func kernel8x16AVX512(k int, a *float32, p *uint16, c *float32, ldc int, bias *float32)
+
+//go:noescape
+func kernel4x16AVX512(k int, a *float32, p *uint16, c *float32, ldc int, bias *float32)
+
+func hasAVX512() bool {
+	if xcr0, _ := xgetbv(); xcr0&0xe6 != 0xe6 { // opmask and ZMM state too
+		return false
+	}
+	_, ebx7, _, _ := cpuid(7, 0)
+	return ebx7&(1<<16) != 0 // AVX512F
+}
+
+// kernel4x16 computes c[r][0:16] = bias + Σ_k a[r][k]·p[k][0:16] for rows
+// r = 0..3 (see kernel4x16Go), with AVX2 FMA when the CPU has it.
+func kernel4x16(k int, a []float32, lda int, p []uint16, c []float32, ldc int, bias []float32) {
+	if !useFMA {
+		kernel4x16Go(k, a, lda, p, c, ldc, bias)
+		return
+	}
+	// Bounds, checked once here instead of in the assembly.
+	_ = a[3*lda+k-1]
+	_ = p[k*panel-1]
+	_ = c[3*ldc+panel-1]
+	_ = bias[panel-1]
+	if k <= 0 {
+		panic("use: empty kernel")
+	}
+	kernel4x16FMA(k, &a[0], lda, &p[0], &c[0], ldc, &bias[0])
+}
+
+//go:noescape
+func kernel4x16FMA(k int, a *float32, lda int, p *uint16, c *float32, ldc int, bias *float32)
+
+func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+
+func xgetbv() (eax, edx uint32)
+
+func hasAVX2FMA() bool {
+	maxID, _, _, _ := cpuid(0, 0)
+	if maxID < 7 {
+		return false
+	}
+	_, _, ecx1, _ := cpuid(1, 0)
+	const (
+		fma     = 1 << 12
+		osxsave = 1 << 27
+		avx     = 1 << 28
+	)
+	if ecx1&(fma|osxsave|avx) != fma|osxsave|avx {
+		return false
+	}
+	if xcr0, _ := xgetbv(); xcr0&6 != 6 { // the OS saves XMM and YMM state
+		return false
+	}
+	_, ebx7, _, _ := cpuid(7, 0)
+	return ebx7&(1<<5) != 0 // AVX2
+}
+
+//go:noescape
+func dotFMA(a, b *float32, n int) float32
+
+//go:noescape
+func axpyFMA(y, x *float32, alpha float32, n int)
+
+// dot returns Σ a[i]·b[i] (len(a) == len(b), a multiple of 16).
+func dot(a, b []float32) float32 {
+	if !useFMA || len(a) == 0 {
+		return dotGo(a, b)
+	}
+	_ = b[len(a)-1]
+	return dotFMA(&a[0], &b[0], len(a))
+}
+
+// axpy sets y[i] += alpha·x[i] (len(y) == len(x), a multiple of 16).
+func axpy(y, x []float32, alpha float32) {
+	if !useFMA || len(y) == 0 {
+		axpyGo(y, x, alpha)
+		return
+	}
+	_ = x[len(y)-1]
+	axpyFMA(&y[0], &x[0], alpha, len(y))
+}

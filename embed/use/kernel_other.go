@@ -1,0 +1,20 @@
+//go:build !amd64 || purego
+
+package use
+
+const (
+	kernelName = "go"
+	use512     = false
+)
+
+func kernelRows16(r, k int, a []float32, p []uint16, c []float32, ldc int, bias []float32) {
+	panic("use: no AVX-512 kernel")
+}
+
+func kernel4x16(k int, a []float32, lda int, p []uint16, c []float32, ldc int, bias []float32) {
+	kernel4x16Go(k, a, lda, p, c, ldc, bias)
+}
+
+func dot(a, b []float32) float32 { return dotGo(a, b) }
+
+func axpy(y, x []float32, alpha float32) { axpyGo(y, x, alpha) }
