@@ -38,7 +38,8 @@ FUZZ_TARGETS = \
 	FuzzCanonicalJSON:./semcache \
 	FuzzTranslateRequest:./providers/anthropic \
 	FuzzStream:./providers/anthropic \
-	FuzzLexical:./embed
+	FuzzLexical:./embed \
+	FuzzEmbed:./embed/use
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -3,6 +3,7 @@ package embed
 import (
 	"errors"
 	"fmt"
+	"github.com/semgate/semgate/embed/use"
 	"log/slog"
 	"math"
 	"net/http"
@@ -15,6 +16,9 @@ import (
 const (
 	ModelLexical = "lexical"
 	ModelOpenAI  = "openai"
+	// ModelUseLite is the built-in neural sentence encoder (package
+	// embed/use): 512 dimensions, pure Go, offline, weights in the binary.
+	ModelUseLite = "use-lite-en"
 )
 
 // DefaultCacheSize is the LRU size New uses when Options.CacheSize is 0.
@@ -23,8 +27,10 @@ const DefaultCacheSize = 10000
 // Options configures the embedder New builds. The zero value is valid: the
 // lexical embedder with 512 dimensions behind a 10000-entry LRU cache.
 type Options struct {
-	// Model selects the embedder: "lexical" (pure Go, offline) or "openai"
-	// (any OpenAI-compatible /v1/embeddings endpoint). Default: "lexical".
+	// Model selects the embedder: "lexical" (pure Go, offline, hashed
+	// n-grams), "use-lite-en" (pure Go, offline, a neural sentence encoder
+	// embedded in the binary) or "openai" (any OpenAI-compatible
+	// /v1/embeddings endpoint). Default: "lexical".
 	Model string `yaml:"model"`
 	// Dimensions is the vector length. lexical: 256 to 1024, default 512.
 	// openai: sent as the request's "dimensions" when set (only models that
@@ -37,6 +43,8 @@ type Options struct {
 	CacheSize int `yaml:"cache_size"`
 	// Lexical tunes the lexical embedder.
 	Lexical LexicalOptions `yaml:"lexical"`
+	// UseLite tunes the use-lite-en embedder (workers, batch size).
+	UseLite use.Options `yaml:"use_lite"`
 	// OpenAI configures the openai embedder; required when Model is
 	// "openai", ignored otherwise.
 	OpenAI OpenAIOptions `yaml:"openai"`
@@ -113,8 +121,15 @@ func (o *Options) Validate() error {
 			errs = append(errs, optErr("dimensions", "must be 0 to %d for openai, not %d", MaxOpenAIDim, o.Dimensions))
 		}
 		errs = append(errs, o.OpenAI.validate("openai."))
+	case ModelUseLite:
+		if o.Dimensions != 0 && o.Dimensions != use.Dim {
+			errs = append(errs, optErr("dimensions", "use-lite-en has %d dimensions, not %d", use.Dim, o.Dimensions))
+		}
+		if err := o.UseLite.Validate(); err != nil {
+			errs = append(errs, optErr("use_lite", "%v", err))
+		}
 	default:
-		errs = append(errs, optErr("model", "must be %q or %q, not %q", ModelLexical, ModelOpenAI, o.Model))
+		errs = append(errs, optErr("model", "must be %q, %q or %q, not %q", ModelLexical, ModelUseLite, ModelOpenAI, o.Model))
 	}
 	return errors.Join(errs...)
 }
@@ -210,6 +225,12 @@ func New(o Options) (Embedder, error) {
 			return nil, err
 		}
 		e = oe
+	case ModelUseLite:
+		ue, err := use.New(o.UseLite)
+		if err != nil {
+			return nil, err
+		}
+		e = ue
 	default:
 		le, err := NewLexical(o.Dimensions, o.Lexical)
 		if err != nil {

@@ -40,9 +40,10 @@
 // linear, is applied once after pooling instead of per token). On amd64
 // the matrix products run in assembly kernels (AVX2+FMA, and AVX-512 for
 // blocks of 16 tokens) that read the float16 weights directly; elsewhere,
-// or with the purego build tag, in portable Go. The kernels round
-// differently from each other (FMA), so vectors from different machines
-// can differ in the last bits (cosine > 0.99999), never more.
+// or with the purego build tag, in portable Go. The AVX2 and AVX-512
+// kernels give identical bits; the portable one (no FMA) rounds
+// differently, so a machine without AVX2 can differ in the last bits
+// (cosine > 0.99999), never more.
 //
 // # Use
 //
@@ -52,8 +53,8 @@
 // [Options.BatchSize] texts per forward pass (their tokens share the
 // matrix products), shares the passes out to [Options.Workers]
 // goroutines, and allocates little besides its result (each worker's
-// scratch, about 1 MB per 40 tokens in a pass, is pooled). Its vectors'
-// space is named by [ID], "use-lite-en-v1-512-q8".
+// scratch, about 1 MB per 40 tokens in a pass and at most 512 tokens, is
+// pooled). Its vectors' space is named by [ID], "use-lite-en-v1-512-q8".
 //
 // This package does not import package embed (so that embed can build it
 // for `embed.model: use-lite-en`); its tests check that *Embedder

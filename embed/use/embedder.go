@@ -33,9 +33,9 @@ type Options struct {
 	// the calling goroutine only.
 	Workers int `yaml:"workers"`
 	// BatchSize is the most texts embedded in one forward pass (their
-	// tokens, at most 128 each, share the matrix products); a call's texts
-	// are split into passes of this size, which the workers share out.
-	// 0 means DefaultBatchSize.
+	// tokens, at most 128 each, share the matrix products; a pass also
+	// ends at 512 tokens); a call's texts are split into chunks of this
+	// size, which the workers share out. 0 means DefaultBatchSize.
 	BatchSize int `yaml:"batch_size"`
 }
 
@@ -153,23 +153,45 @@ func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, erro
 	return out, nil
 }
 
+// maxPassTokens bounds the tokens of one forward pass (so a worker's
+// scratch stays under about 16 MB); a chunk of long texts is embedded in
+// several passes. Grouping never changes a vector.
+const maxPassTokens = 512
+
 // embedChunk embeds texts into out[:len(texts)].
 func (e *Embedder) embedChunk(texts []string, out [][]float32) {
 	s := e.pool.Get().(*scratch)
 	defer e.pool.Put(s)
+	first := 0 // first text of the pending pass
 	s.ids = s.ids[:0]
 	s.starts = append(s.starts[:0], 0)
+	flush := func() {
+		v := e.w.forward(s, s.ids, s.starts)
+		for i := range len(s.starts) - 1 {
+			copy(out[first+i], v[i*Dim:(i+1)*Dim])
+		}
+		first += len(s.starts) - 1
+		s.ids = s.ids[:0]
+		s.starts = append(s.starts[:0], 0)
+	}
 	for _, t := range texts {
 		start := len(s.ids)
 		s.ids = e.w.tok.encode(s.ids, t, &s.tok)
-		if len(s.ids)-start > maxTokens {
-			s.ids = s.ids[:start+maxTokens]
+		n := min(len(s.ids)-start, maxTokens)
+		if start > 0 && start+n > maxPassTokens {
+			// Embed the pending texts first; move this one's ids down.
+			ids := append(s.tok.rev[:0], s.ids[start:start+n]...)
+			s.ids = s.ids[:start]
+			flush()
+			s.ids = append(s.ids, ids...)
+			s.tok.rev = ids
+			start = 0
 		}
+		s.ids = s.ids[:start+n]
 		s.starts = append(s.starts, len(s.ids))
 	}
-	v := e.w.forward(s, s.ids, s.starts)
-	for i := range texts {
-		copy(out[i], v[i*Dim:(i+1)*Dim])
+	if len(s.starts) > 1 {
+		flush()
 	}
 }
 

@@ -128,3 +128,32 @@ func ExampleEmbedder() {
 	// use-lite-en-v1-512-q8 512
 	// paraphrase > unrelated: true
 }
+
+// TestManyLongTexts: a batch whose tokens exceed one forward pass is
+// embedded in several, with the same vectors as one by one.
+func TestManyLongTexts(t *testing.T) {
+	e := newEmbedder(t, use.Options{Workers: 1})
+	var texts []string
+	for i := range 12 {
+		s := fmt.Sprintf("text %d:", i)
+		for j := range 60 + i*10 {
+			s += fmt.Sprintf(" w%d", (i*7+j)%50)
+		}
+		texts = append(texts, s, "short one")
+	}
+	batch, err := e.Embed(context.Background(), texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range texts {
+		one, err := e.Embed(context.Background(), []string{s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range one[0] {
+			if math.Float32bits(one[0][j]) != math.Float32bits(batch[i][j]) {
+				t.Fatalf("text %d: batch and single differ", i)
+			}
+		}
+	}
+}
