@@ -28,6 +28,8 @@ type scenario struct {
 
 var scenarios = []scenario{
 	{"overhead", "the gateway's added latency and throughput against a bare Go reverse proxy", runOverhead},
+	{"quality", "cache quality: replay the shared paraphrase pairs through the cache, sweep the threshold", runQuality},
+	{"routing", "cost-aware routing: auto vs strong tier over faulty mock upstreams", runRouting},
 }
 
 // hidden subcommands used by the scenarios themselves.

@@ -153,3 +153,12 @@ func TestWriteReport(t *testing.T) {
 		}
 	}
 }
+
+func TestGatewayConfig(t *testing.T) {
+	cfg := gatewayConfig("127.0.0.1:1234")
+	for _, want := range []string{"base_url: http://127.0.0.1:1234/v1", "cache:\n  disabled: true\n", "- name: mock-small", "model: mock-small"} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("config lacks %q:\n%s", want, cfg)
+		}
+	}
+}

@@ -209,6 +209,7 @@ func (s *Server) serveHit(w http.ResponseWriter, ex *exchange, e *semcache.Entry
 	s.cacheMetrics.lookups[result].Inc()
 	s.cache.Hit(e, result == cacheHitSemantic)
 	ex.cacheHit = true
+	ex.savedUSD = e.CostUSD
 	if !ex.req.stream {
 		h.Set("Content-Type", "application/json")
 		h.Set("Content-Length", strconv.Itoa(len(e.Body)))
@@ -258,7 +259,7 @@ func (s *Server) storeAnswer(ctx context.Context, ex *exchange, lk *cacheLookup,
 		ID: lk.id, Partition: lk.part, Kind: ex.ep.String(), Model: ex.req.model, Namespace: lk.policy.namespace,
 		Provider: ex.dep.ProviderName, UpstreamModel: ex.dep.Model, Prompt: lk.key.Prompt,
 		Body: body, Stream: ex.req.stream, PromptTokens: pt, CompletionTokens: ct,
-		CostUSD: (float64(pt)*ex.dep.Price.Input + float64(ct)*ex.dep.Price.Output) / 1e6,
+		CostUSD: float64(ex.costNano) / 1e9, // what the routing step charged, cached-token aware
 	}
 	if lk.policy.ttl > 0 {
 		e.Expires = time.Now().Add(lk.policy.ttl)

@@ -304,7 +304,8 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 
 func TestCacheNeverStoresFailures(t *testing.T) {
 	up, url := newCountingMock(t, 0)
-	ts := newTestServer(t, cacheConfig(url, ""), nil)
+	// One attempt per request and no breaker: this counts cache stores.
+	ts := newTestServer(t, cacheConfig(url, "routing: {retry: {max_attempts: 1}, breaker: {disabled: true}}\n"), nil)
 	for _, tc := range []struct{ name, body string }{
 		{"upstream 500", chatBody("q1", `"mock_fault":"500"`)},
 		{"truncated stream", chatBody("q2", `"stream":true`, `"mock_fault":"truncate"`)},

@@ -13,6 +13,7 @@ import (
 	"github.com/semgate/semgate/embed"
 	"github.com/semgate/semgate/providers"
 	"github.com/semgate/semgate/providers/mock"
+	"github.com/semgate/semgate/providers/route"
 	"github.com/semgate/semgate/semcache"
 )
 
@@ -34,6 +35,9 @@ type Config struct {
 	Cache semcache.Options `yaml:"cache"`
 	// Embed chooses the embedder the semantic cache uses.
 	Embed embed.Options `yaml:"embed"`
+	// Routing holds the defaults of cost-aware routing: retries, circuit
+	// breakers, price overrides.
+	Routing route.Options `yaml:"routing"`
 }
 
 // ServerOptions configures the HTTP server.
@@ -193,8 +197,12 @@ func (p *ProviderConfig) enabled() bool {
 type ModelConfig struct {
 	// Name is what clients send as "model". Required, unique.
 	Name string `yaml:"name"`
-	// Deployments serve the alias, tried in order when one fails.
-	// At least one is required.
+	// PoolOptions: policy (cost, latency, weighted, priority, auto;
+	// default cost), retry (overrides routing.retry) and auto (the auto
+	// policy's thresholds).
+	route.PoolOptions `yaml:",inline"`
+	// Deployments serve the alias; the policy orders them and the next is
+	// tried when one fails. At least one is required.
 	Deployments []DeploymentConfig `yaml:"deployments"`
 }
 
@@ -204,11 +212,15 @@ type DeploymentConfig struct {
 	Provider string `yaml:"provider"`
 	// Model is the upstream's model name. Default: the alias name.
 	Model string `yaml:"model"`
-	// Price is the cost in USD per million tokens. Default: 0 (unknown).
+	// Price is the cost in USD per million tokens (input, cached_input,
+	// output). Default: routing.prices[model], else the shipped table
+	// (route.PricesDate), else 0 (unknown).
 	Price providers.Price `yaml:"price"`
-	// ContextWindow is the model's context size in tokens. Default: 0
-	// (unknown).
+	// ContextWindow is the model's context size in tokens. Default: the
+	// shipped table's, else 0 (unknown: every prompt fits).
 	ContextWindow int `yaml:"context_window"`
+	// MemberOptions: capabilities, tier, weight, rpm, tpm, timeout.
+	route.MemberOptions `yaml:",inline"`
 }
 
 // Problem is one thing wrong with a configuration, located by its path in
@@ -289,6 +301,7 @@ func (c *Config) Validate() error {
 	ps.addErr("storage", c.Storage.Validate())
 	ps.addErr("cache", c.Cache.Validate())
 	ps.addErr("embed", c.Embed.Validate())
+	ps.addErr("routing", c.Routing.Validate())
 
 	names := map[string]int{}
 	for i := range c.Providers {
@@ -320,6 +333,7 @@ func (c *Config) Validate() error {
 		if len(m.Deployments) == 0 {
 			ps.add(path+".deployments", "at least one deployment is required")
 		}
+		m.validateRouting(path, &ps)
 		for j, d := range m.Deployments {
 			dpath := fmt.Sprintf("%s.deployments[%d]", path, j)
 			if d.Provider == "" {
@@ -327,7 +341,8 @@ func (c *Config) Validate() error {
 			} else if names[d.Provider] == 0 {
 				ps.add(dpath+".provider", "unknown provider %q (configured: %s)", d.Provider, quotedList(c.providerNames()))
 			}
-			if d.Price.Input < 0 || d.Price.Output < 0 {
+			ps.addErr(dpath, d.MemberOptions.Validate())
+			if d.Price.Input < 0 || d.Price.CachedInput < 0 || d.Price.Output < 0 {
 				ps.add(dpath+".price", "prices must not be negative")
 			}
 			if d.ContextWindow < 0 {

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/semgate/semgate/providers"
+	"github.com/semgate/semgate/providers/route"
 )
 
 // apiError is an error semgate itself reports to a client, in OpenAI's
@@ -17,6 +19,8 @@ type apiError struct {
 	Code    string
 	Param   string
 	Message string
+	// RetryAfter, in seconds, is sent as Retry-After when positive.
+	RetryAfter int
 }
 
 func (e *apiError) Error() string { return "gateway: " + e.Message }
@@ -45,6 +49,10 @@ func toAPIError(err error) *apiError {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return ae
+	}
+	var re *route.Error
+	if errors.As(err, &re) {
+		return routeAPIError(re)
 	}
 	var pe *providers.Error
 	if errors.As(err, &pe) {
@@ -91,6 +99,7 @@ func upstreamAPIError(pe *providers.Error) *apiError {
 		ae.Message = prefix + " rejected semgate's credentials (status " + strconv.Itoa(s) + "): " + pe.Message
 	case s == http.StatusTooManyRequests:
 		ae.Status = s
+		ae.RetryAfter = pe.RetryAfter
 		if ae.Type == typeUpstream {
 			ae.Type = typeRateLimit
 		}
@@ -102,6 +111,27 @@ func upstreamAPIError(pe *providers.Error) *apiError {
 	default:
 		ae.Status = http.StatusBadGateway
 		ae.Message = prefix + " failed (status " + strconv.Itoa(s) + "): " + pe.Message
+	}
+	return ae
+}
+
+// routeAPIError maps a routing failure: a request no deployment can serve
+// is the client's problem (400, context_length_exceeded when it is too
+// long); no deployment in rotation is 503, or 429 when all sit out a rate
+// limit, with Retry-After when a deployment is expected back.
+func routeAPIError(re *route.Error) *apiError {
+	switch {
+	case errors.Is(re.Err, route.ErrContextLength):
+		return &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Param: "messages", Code: "context_length_exceeded", Message: re.Message}
+	case errors.Is(re.Err, route.ErrCapability):
+		return &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Code: "unsupported_feature", Message: re.Message}
+	}
+	ae := &apiError{Status: http.StatusServiceUnavailable, Type: typeUpstream, Code: "no_deployment_available", Message: re.Error()}
+	if re.RateLimited {
+		ae.Status, ae.Type, ae.Code = http.StatusTooManyRequests, typeRateLimit, "rate_limit_exceeded"
+	}
+	if re.RetryAfter > 0 {
+		ae.RetryAfter = int((re.RetryAfter + time.Second - 1) / time.Second)
 	}
 	return ae
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/semgate/semgate/providers"
+	"github.com/semgate/semgate/providers/route"
 	"github.com/tidwall/gjson"
 )
 
@@ -29,6 +30,18 @@ type exchange struct {
 	status      int
 	wroteHeader bool
 	cacheHit    bool
+
+	// Routing and accounting (routing.go).
+	plan         *route.Plan
+	member       *route.Member
+	attemptStart time.Time
+	timer        *time.Timer   // the attempt's deadline, stopped at the first byte
+	ttft         time.Duration // attempt start to first byte relayed
+	stripUsage   bool          // semgate asked the upstream for a usage chunk the client did not
+	usage        usage         // the relayed answer's usage
+	outText      []byte        // streamed answer text, to count when no usage came
+	costNano     int64         // the relayed answer's cost
+	savedUSD     float64       // a cache hit's saved cost (set by serveHit)
 }
 
 // endpoint returns the handler for one OpenAI endpoint.
@@ -42,8 +55,8 @@ func (s *Server) endpoint(ep providers.Endpoint) http.Handler {
 			ex.status = 499 // nginx's "client closed request", for logs and metrics only
 		case !ex.wroteHeader:
 			ae := toAPIError(err)
-			if pe := (*providers.Error)(nil); errors.As(err, &pe) && pe.RetryAfter > 0 && ae.Status == http.StatusTooManyRequests {
-				w.Header().Set("Retry-After", strconv.Itoa(pe.RetryAfter))
+			if ae.RetryAfter > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
 			}
 			writeError(w, ae)
 			ex.status = ae.Status
@@ -69,85 +82,35 @@ func (s *Server) serveExchange(w http.ResponseWriter, r *http.Request, ex *excha
 		return s.unknownModel(req.model)
 	}
 	if s.cache != nil && ex.ep != providers.EndpointEmbeddings {
-		return s.serveCached(w, r, ex, model)
+		// A hit costs nothing; forward replaces this for a miss.
+		w.Header().Set(headerCost, "0")
+		err := s.serveCached(w, r, ex, model)
+		if ex.cacheHit {
+			s.accountHit(ex, model)
+		}
+		return err
 	}
 	return s.forward(w, r, ex, model, nil)
 }
 
-// forward sends the request to the model's deployments in order until one
-// answers, relaying the answer to the client. A deployment that fails
-// before anything reached the client is skipped for the next one.
-//
-// When capture is not nil it receives the answer that reached the client,
-// for the cache.
-func (s *Server) forward(w http.ResponseWriter, r *http.Request, ex *exchange, model *providers.Model, capture *capture) error {
-	ctx := r.Context()
-	var err error
-	for i, dep := range model.Deployments {
-		ex.dep = dep
-		ex.attempts++
-		up := &providers.Request{
-			Endpoint:  ex.ep,
-			Model:     dep.Model,
-			Body:      ex.req.bodyFor(dep.Model),
-			Stream:    ex.req.stream,
-			RequestID: ex.id,
-		}
-		t0 := time.Now()
-		var resp *providers.Response
-		resp, err = dep.Provider.Do(ctx, up)
-		if err == nil {
-			if ex.req.stream {
-				err = s.relayStream(w, ex, resp, capture)
-			} else {
-				err = s.relayJSON(w, ex, resp, capture)
-			}
-		}
-		um := s.metrics.upstream[dep]
-		if err == nil {
-			um.ok.Inc()
-			um.latency.UpdateDuration(t0)
-			return nil
-		}
-		if ctx.Err() != nil || errors.Is(err, errClientGone) {
-			return errClientGone
-		}
-		um.failed.Inc()
-		if ex.wroteHeader || !shouldFallback(err) || i == len(model.Deployments)-1 {
-			return err
-		}
-		s.log.LogAttrs(ctx, slog.LevelWarn, "upstream failed; trying the next deployment",
-			slog.String("request_id", ex.id), slog.String("provider", dep.ProviderName),
-			slog.String("upstream_model", dep.Model), slog.String("error", err.Error()))
-	}
-	return err
-}
-
-// shouldFallback reports whether another deployment may succeed where one
-// failed.
-func shouldFallback(err error) bool {
-	var pe *providers.Error
-	if errors.As(err, &pe) && pe.Retryable() {
-		return true
-	}
-	return errors.Is(err, providers.ErrBadResponse)
-}
-
 // bodyFor returns the client's body with "model" set to the upstream's
 // name, touching nothing else.
-func (r *request) bodyFor(upstream string) []byte {
-	if upstream == r.model {
-		return r.body
+func (r *request) bodyFor(upstream string) []byte { return bodyWithModel(r.body, r.model, upstream) }
+
+// bodyWithModel returns body with "model" (now alias) set to upstream.
+func bodyWithModel(body []byte, alias, upstream string) []byte {
+	if upstream == alias {
+		return body
 	}
-	v := gjson.GetBytes(r.body, "model")
-	if v.Index <= 0 || v.Index+len(v.Raw) > len(r.body) {
+	v := gjson.GetBytes(body, "model")
+	if v.Index <= 0 || v.Index+len(v.Raw) > len(body) {
 		// Not reachable for a body decodeRequest accepted.
 		panic("gateway: model field not found in a validated body")
 	}
-	out := make([]byte, 0, len(r.body)+len(upstream))
-	out = append(out, r.body[:v.Index]...)
+	out := make([]byte, 0, len(body)+len(upstream))
+	out = append(out, body[:v.Index]...)
 	out = appendJSONString(out, upstream)
-	return append(out, r.body[v.Index+len(v.Raw):]...)
+	return append(out, body[v.Index+len(v.Raw):]...)
 }
 
 // relayJSON reads a whole non-streamed answer, checks it is JSON, and
@@ -163,11 +126,18 @@ func (s *Server) relayJSON(w http.ResponseWriter, ex *exchange, resp *providers.
 		return &providers.Error{Provider: ex.dep.ProviderName, Type: typeUpstream,
 			Message: "the upstream returned malformed JSON", Err: providers.ErrBadResponse}
 	}
+	if err := ex.firstByte(); err != nil {
+		return err
+	}
+	ex.usage = ex.usageFromJSON(body)
+	ex.costNano = ex.costOf()
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set(headerProvider, ex.dep.ProviderName)
 	h.Set(headerModel, ex.dep.Model)
+	h.Set(headerCost, formatUSD(ex.costNano))
+	s.setRouteHeaders(h, ex)
 	status := resp.Status
 	if status < 200 || status > 299 {
 		status = http.StatusOK
@@ -234,7 +204,8 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, ex *exchange, er
 	}
 	if ex.dep != nil && !ex.cacheHit {
 		attrs = append(attrs, slog.String("provider", ex.dep.ProviderName),
-			slog.String("upstream_model", ex.dep.Model), slog.Int("attempts", ex.attempts))
+			slog.String("upstream_model", ex.dep.Model), slog.Int("attempts", ex.attempts),
+			slog.String("cost_usd", formatUSD(ex.costNano)))
 	}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))

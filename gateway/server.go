@@ -34,6 +34,8 @@ type Server struct {
 	flights      flights
 	cacheMetrics *cacheMetrics
 
+	routing *routing // cost-aware routing and spend totals (routing.go)
+
 	maxBody      int64
 	logRequests  bool
 	started      time.Time
@@ -71,6 +73,10 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 		started:     time.Now(),
 	}
 	s.cacheMetrics = newCacheMetrics(s.metrics.set)
+	if s.routing, err = newRouting(cfg, router, store, s.metrics.set, logger); err != nil {
+		store.Close()
+		return nil, err
+	}
 	if err := s.openCache(); err != nil {
 		store.Close()
 		return nil, err
@@ -88,6 +94,9 @@ func (s *Server) openCache() error {
 		return nil
 	}
 	cc := semcache.CacheConfig{Logger: s.log}
+	if co.Threshold == 0 {
+		co.Threshold = defaultThreshold(s.cfg.Embed.Model)
+	}
 	e, err := embed.New(s.cfg.Embed)
 	if err != nil {
 		return err
@@ -173,5 +182,6 @@ func (s *Server) Close() error {
 	if s.cache != nil {
 		s.cache.Close()
 	}
+	s.routing.close()
 	return s.store.Close()
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/semgate/semgate/providers"
 	"github.com/semgate/semgate/providers/sse"
 	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 )
 
 // relayStream relays an upstream's SSE answer event by event, flushing
@@ -27,6 +28,9 @@ func (s *Server) relayStream(w http.ResponseWriter, ex *exchange, resp *provider
 	if err != nil {
 		return streamError(ex.dep, err)
 	}
+	if err := ex.firstByte(); err != nil {
+		return err
+	}
 
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -34,20 +38,35 @@ func (s *Server) relayStream(w http.ResponseWriter, ex *exchange, resp *provider
 	h.Set("X-Accel-Buffering", "no")
 	h.Set(headerProvider, ex.dep.ProviderName)
 	h.Set(headerModel, ex.dep.Model)
+	s.setRouteHeaders(h, ex)
+	// The cost is known only at the end: it goes in a trailer.
+	h.Del(headerCost)
+	h.Set("Trailer", headerCost)
 	w.WriteHeader(http.StatusOK)
 	ex.wroteHeader, ex.status = true, http.StatusOK
 	flusher, _ := w.(http.Flusher)
 
 	buf := make([]byte, 0, 512)
 	for {
-		buf = sse.AppendEvent(buf[:0], nil, ev.Data)
-		if _, err := w.Write(buf); err != nil {
-			return errClientGone
+		done := bytes.Equal(ev.Data, sse.Done)
+		out := ev.Data
+		if !done {
+			out = ex.observeChunk(ev.Data)
+		} else {
+			ex.finishUsage()
+			h.Set(headerCost, formatUSD(ex.costNano))
 		}
-		if flusher != nil {
-			flusher.Flush()
+		if out != nil {
+			buf = sse.AppendEvent(buf[:0], nil, out)
+			if _, err := w.Write(buf); err != nil {
+				ex.finishUsage() // what was generated is still billed
+				return errClientGone
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
 		}
-		if bytes.Equal(ev.Data, sse.Done) {
+		if done {
 			if capture != nil {
 				capture.finishStream()
 			}
@@ -57,6 +76,7 @@ func (s *Server) relayStream(w http.ResponseWriter, ex *exchange, resp *provider
 			capture.addChunk(ev.Data)
 		}
 		if gjson.GetBytes(ev.Data, "error").Exists() {
+			ex.finishUsage()
 			return &providers.Error{Provider: ex.dep.ProviderName, Type: typeUpstream,
 				Message: "the upstream reported an error mid-stream", Err: providers.ErrBadResponse}
 		}
@@ -71,9 +91,52 @@ func (s *Server) relayStream(w http.ResponseWriter, ex *exchange, resp *provider
 			if _, werr := w.Write(buf); werr == nil && flusher != nil {
 				flusher.Flush()
 			}
+			ex.finishUsage()
+			h.Set(headerCost, formatUSD(ex.costNano))
 			return err
 		}
 	}
+}
+
+var usageField = []byte(`"usage"`)
+
+// observeChunk reads a stream chunk's usage and answer text. It returns
+// the data to relay: the chunk itself, the chunk without its usage, or nil
+// to drop a usage-only chunk the client did not ask for.
+func (ex *exchange) observeChunk(data []byte) []byte {
+	if bytes.Contains(data, usageField) {
+		if u, ok := parseUsage(gjson.GetBytes(data, "usage")); ok {
+			ex.usage = u
+			if !ex.stripUsage {
+				return data
+			}
+			if ch := gjson.GetBytes(data, "choices"); !ch.IsArray() || len(ch.Array()) == 0 {
+				return nil
+			}
+			if out, err := sjson.DeleteBytes(data, "usage"); err == nil {
+				return out
+			}
+			return data
+		}
+	}
+	gjson.GetBytes(data, "choices").ForEach(func(_, c gjson.Result) bool {
+		if d := c.Get("delta"); d.Exists() {
+			ex.outText = appendAnswerText(ex.outText, d)
+		} else if t := c.Get("text"); t.Type == gjson.String {
+			ex.outText = append(ex.outText, t.Str...)
+		}
+		return true
+	})
+	return data
+}
+
+// finishUsage settles a stream's usage (counting it when the upstream sent
+// none) and cost.
+func (ex *exchange) finishUsage() {
+	if !ex.usage.known {
+		ex.usage = ex.countUsage(ex.outText)
+	}
+	ex.costNano = ex.costOf()
 }
 
 // checkChunk accepts "[DONE]" and JSON objects.

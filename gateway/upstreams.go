@@ -8,6 +8,7 @@ import (
 	"github.com/semgate/semgate/providers/anthropic"
 	"github.com/semgate/semgate/providers/mock"
 	"github.com/semgate/semgate/providers/openai"
+	"github.com/semgate/semgate/providers/route"
 )
 
 // buildProvider constructs the adapter for one configured provider.
@@ -41,23 +42,25 @@ func buildRouter(cfg *Config, log *slog.Logger) (*providers.Router, error) {
 		built[p.Name] = prov
 	}
 	var models []*providers.Model
-	for _, mc := range cfg.Models {
+	for i := range cfg.Models {
+		mc := &cfg.Models[i]
 		m := &providers.Model{Name: mc.Name}
-		for _, dc := range mc.Deployments {
-			prov, ok := built[dc.Provider]
-			if !ok {
-				continue
-			}
+		for _, dc := range enabledDeployments(cfg, mc) {
 			upstream := dc.Model
 			if upstream == "" {
 				upstream = mc.Name
 			}
+			price, _ := route.PriceFor(upstream, dc.Price, cfg.Routing.Prices)
+			window := dc.ContextWindow
+			if k, ok := route.Lookup(upstream); ok && window == 0 {
+				window = k.ContextWindow
+			}
 			m.Deployments = append(m.Deployments, &providers.Deployment{
-				Provider:      prov,
+				Provider:      built[dc.Provider],
 				ProviderName:  dc.Provider,
 				Model:         upstream,
-				Price:         dc.Price,
-				ContextWindow: dc.ContextWindow,
+				Price:         price,
+				ContextWindow: window,
 			})
 		}
 		if len(m.Deployments) == 0 {
@@ -67,4 +70,20 @@ func buildRouter(cfg *Config, log *slog.Logger) (*providers.Router, error) {
 		models = append(models, m)
 	}
 	return providers.NewRouter(models)
+}
+
+// enabledDeployments returns the alias's deployments whose provider is
+// enabled, in configured order: the deployments buildRouter builds.
+func enabledDeployments(cfg *Config, mc *ModelConfig) []DeploymentConfig {
+	enabled := make(map[string]bool, len(cfg.Providers))
+	for i := range cfg.Providers {
+		enabled[cfg.Providers[i].Name] = cfg.Providers[i].enabled()
+	}
+	var out []DeploymentConfig
+	for _, dc := range mc.Deployments {
+		if enabled[dc.Provider] {
+			out = append(out, dc)
+		}
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package providers
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -10,8 +11,29 @@ import (
 type Price struct {
 	// Input is the price of a million prompt tokens.
 	Input float64 `yaml:"input"`
+	// CachedInput is the price of a million prompt tokens the upstream
+	// served from its own prompt cache (usage.prompt_tokens_details.
+	// cached_tokens). Default: Input.
+	CachedInput float64 `yaml:"cached_input"`
 	// Output is the price of a million completion tokens.
 	Output float64 `yaml:"output"`
+}
+
+// IsZero reports whether no price is set.
+func (p Price) IsZero() bool { return p == Price{} }
+
+// CostNanoUSD returns what prompt tokens (cached of them served from the
+// upstream's prompt cache) and completion tokens cost at p, in billionths
+// of a US dollar, rounded. Integers keep totals exact when added up.
+func (p Price) CostNanoUSD(prompt, cached, completion int) int64 {
+	cached = min(max(cached, 0), max(prompt, 0))
+	ci := p.CachedInput
+	if ci == 0 {
+		ci = p.Input
+	}
+	// USD per million tokens x tokens x 1e9/1e6 = nano-USD.
+	v := (float64(prompt-cached)*p.Input + float64(cached)*ci + float64(completion)*p.Output) * 1e3
+	return int64(math.Round(v))
 }
 
 // Deployment is one upstream that can serve a model alias: a provider and

@@ -22,8 +22,8 @@ func TestConformanceGraph(t *testing.T) {
 // budget.
 func TestConformanceGraphLean(t *testing.T) {
 	indextest.Run(t, func(dim int) semcache.Index {
-		return hnsw.New(dim, hnsw.Options{FlatLimit: -1, M: 8, EfSearch: 16, EfConstruction: 64})
-	}, indextest.Options{MinRecall10: 0.80, N: 2000})
+		return hnsw.New(dim, hnsw.Options{FlatLimit: -1, M: 8, EfSearch: 48, EfConstruction: 64})
+	}, indextest.Options{MinRecall10: 0.90, N: 2000})
 }
 
 // With the default flat limit the suite's sets stay exact.

@@ -1,6 +1,10 @@
 package hnsw
 
-import "github.com/semgate/semgate/semcache"
+import (
+	"slices"
+
+	"github.com/semgate/semgate/semcache"
+)
 
 // Repair budget per write: a repair cycle checks up to repairScan nodes
 // and rewrites up to repairLists link lists per Add or Delete, so a write
@@ -98,22 +102,26 @@ func (x *Index) hasCondemned(u uint32, l int) bool {
 	return false
 }
 
-// repair queues a new list for u on layer l without condemned nodes,
-// chosen by the heuristic among u's other links and the links of its
-// condemned neighbours; if that leaves no candidate, among the results of
-// a search for u as at insertion.
+// repair queues a new list for u on layer l without condemned nodes. u
+// keeps its other links (so no node loses an in-link to a repair), and the
+// places of the condemned ones go to the heuristic's picks among the
+// condemned nodes' own links, then to the most similar of the rest (the
+// paper's keepPrunedConnections), so that nodes reached only through a
+// condemned node stay reachable. If that leaves u with no link at all, the
+// candidates are the results of a search for u as at insertion.
 func (x *Index) repair(u uint32, l int) {
 	vu := x.vec(u)
 	s := x.w
 	s.vis.reset(len(x.state))
 	s.vis.visit(u)
-	tmp := x.tmp[:0]
 	cur := x.links(u, l)
+	keep := x.sel2[:0]
 	for _, n := range cur {
 		if x.state[n] != stCondemned && s.vis.visit(n) {
-			tmp = append(tmp, item{dot(vu, x.vec(n)), n})
+			keep = append(keep, item{dot(vu, x.vec(n)), n})
 		}
 	}
+	tmp := x.tmp[:0]
 	for _, c := range cur {
 		if x.state[c] != stCondemned {
 			continue
@@ -124,13 +132,27 @@ func (x *Index) repair(u uint32, l int) {
 			}
 		}
 	}
-	if len(tmp) == 0 {
+	if len(keep) == 0 && len(tmp) == 0 {
 		tmp = x.searchFor(u, l, tmp)
 	}
 	sortDesc(tmp)
 	x.tmp = tmp
-	x.sel2 = x.selectNeighbors(tmp, x.maxLinks(l), x.sel2[:0])
-	x.addPending(u, l, x.sel2)
+	room := x.maxLinks(l)
+	n0 := len(keep)
+	keep = x.selectNeighbors(tmp, room, keep) // appends to the kept links
+	if len(keep) < room {
+		// Fill the rest with the pruned candidates, most similar first.
+		for _, c := range tmp {
+			if len(keep) == room {
+				break
+			}
+			if !slices.ContainsFunc(keep[n0:], func(k item) bool { return k.node == c.node }) {
+				keep = append(keep, c)
+			}
+		}
+	}
+	x.sel2 = keep
+	x.addPending(u, l, keep)
 }
 
 // searchFor appends to dst the live nodes other than u that a search for

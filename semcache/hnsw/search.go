@@ -17,7 +17,26 @@ type searcher struct {
 	res  minHeap
 	buf  []item
 	eps  []uint32
+	nb   []uint32
 }
+
+// lineFloats is the number of float32s in a 64-byte cache line.
+const lineFloats = 16
+
+// touch reads one word of every cache line of the nodes' vectors, so that
+// the memory system fetches them in parallel.
+func (x *Index) touch(nodes []uint32) {
+	var acc float32
+	for _, n := range nodes {
+		v := x.vec(n)
+		for i := 0; i < len(v); i += lineFloats {
+			acc += v[i]
+		}
+	}
+	touchSink = acc
+}
+
+var touchSink float32
 
 // Search returns up to k live vectors most similar to q, best first. In
 // flat mode (and while the graph is being built) it is exact; on the graph
@@ -121,10 +140,18 @@ func (x *Index) searchLayer(s *searcher, q []float32, eps []uint32, ef, l int, e
 		if len(s.res) >= ef && c.sim < s.res[0].sim {
 			break
 		}
+		// Gather the unvisited neighbours and touch each one's vector
+		// first: the loads are independent, so their cache misses overlap
+		// instead of stalling one dot product at a time.
+		nb := s.nb[:0]
 		for _, n := range x.links(c.node, l) {
-			if !s.vis.visit(n) {
-				continue
+			if s.vis.visit(n) {
+				nb = append(nb, n)
 			}
+		}
+		s.nb = nb
+		x.touch(nb)
+		for _, n := range nb {
 			sim := dot(q, x.vec(n))
 			if len(s.res) >= ef && sim <= s.res[0].sim {
 				continue

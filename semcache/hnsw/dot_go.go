@@ -1,3 +1,5 @@
+//go:build purego
+
 package hnsw
 
 // dot returns the dot product of two equal-length vectors: the cosine
