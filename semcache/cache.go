@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"sync"
@@ -27,6 +28,9 @@ type Cache struct {
 	log      *slog.Logger
 	now      func() time.Time
 	newIndex func(dim int) Index
+
+	loadIndex func(r io.Reader, embedderID string, dim int) (Index, error)
+	snapDir   string
 
 	mu    sync.RWMutex
 	metas map[ID]*meta
@@ -58,6 +62,15 @@ type CacheConfig struct {
 	Now func() time.Time
 	// NewIndex builds a partition's index; defaults to NewFlatIndex.
 	NewIndex func(dim int) Index
+	// LoadIndex reads a partition index snapshot written by an index's
+	// WriteSnapshot (see Snapshotter); nil disables snapshots.
+	LoadIndex func(r io.Reader, embedderID string, dim int) (Index, error)
+	// SnapshotDir holds partition index snapshots, written on Close and
+	// loaded by Open so large graphs need not be rebuilt; "" disables them.
+	// The store stays the source of truth: entries written after a
+	// snapshot are added at load, deleted ones removed, and a bad snapshot
+	// only means a rebuild.
+	SnapshotDir string
 }
 
 // Open loads the cache's state from store: metadata of every entry and the
@@ -68,7 +81,7 @@ func Open(store *Store, o Options, cc CacheConfig) (*Cache, error) {
 	}
 	c := &Cache{
 		store: store, opts: o, embedder: cc.EmbedderID, dim: cc.Dim,
-		log: cc.Logger, now: cc.Now, newIndex: cc.NewIndex,
+		log: cc.Logger, now: cc.Now, newIndex: cc.NewIndex, loadIndex: cc.LoadIndex, snapDir: cc.SnapshotDir,
 		metas: make(map[ID]*meta), parts: make(map[ID]Index),
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -102,15 +115,31 @@ func (c *Cache) load() error {
 	if c.embedder == "" || c.dim <= 0 {
 		return nil
 	}
+	loaded := c.loadSnapshots()
+	seen := make(map[ID]map[ID]bool, len(loaded))
+	for p := range loaded {
+		seen[p] = map[ID]bool{}
+	}
+	has := func(idx Index, id ID) bool {
+		h, ok := idx.(interface{ Has(ID) bool })
+		return ok && h.Has(id)
+	}
 	err = c.store.scanVectors(c.embedder, c.dim, func(part, id ID, vec []float32) {
 		if _, ok := c.metas[id]; !ok {
 			return // orphan vector of a deleted entry
+		}
+		if ids, ok := seen[part]; ok {
+			ids[id] = true
+			if has(c.parts[part], id) {
+				return // already in the loaded snapshot
+			}
 		}
 		c.indexFor(part).Add(id, vec)
 	})
 	if err != nil {
 		return fmt.Errorf("semcache: load vectors: %w", err)
 	}
+	c.reconcile(seen)
 	return nil
 }
 
@@ -131,11 +160,16 @@ func (c *Cache) Options() *Options { return &c.opts }
 // EmbedderID returns the ID of the embedder whose vectors are indexed.
 func (c *Cache) EmbedderID() string { return c.embedder }
 
-// Close stops the background sweeper. It does not close the store.
+// Close stops the background sweeper and writes index snapshots. It does
+// not close the store.
 func (c *Cache) Close() error {
-	c.once.Do(func() { close(c.stop) })
-	<-c.done
-	return nil
+	var err error
+	c.once.Do(func() {
+		close(c.stop)
+		<-c.done
+		err = c.WriteSnapshots()
+	})
+	return err
 }
 
 // usable reports whether an entry may be served now and is no older than
