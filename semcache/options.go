@@ -11,8 +11,8 @@ const (
 	// DefaultThreshold is the cosine similarity a semantic candidate needs
 	// (and then the content guard) with the default lexical embedder: the
 	// lowest threshold whose false-hit rate on QQP non-duplicates stays
-	// under 0.5% (`go run ./bench quality`: 0.38% at 0.93, 0.64% at 0.92,
-	// 10,000 qqp_dev pairs).
+	// under 0.5% (`go run ./bench quality --pairs 20000`: 0.46% at 0.93,
+	// 0.53% at 0.925).
 	DefaultThreshold     = 0.93
 	DefaultTTL           = 24 * time.Hour
 	DefaultMaxEntries    = 100_000
