@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -169,90 +168,6 @@ func runOverhead(ctx context.Context, args []string) error {
 	}
 	logf("wrote %s and %s", mdPath, jsonPath)
 	return nil
-}
-
-// measureMode starts one mode's processes, warms every target up, runs the
-// rounds and stops the processes.
-func measureMode(ctx context.Context, m mode, opts *overheadOptions, w *harness.Wrk, spec stackSpec) (*modeResult, error) {
-	logf("mode %s: starting mock (ttft %v), bare proxy and semgate serve", m.name, m.ttft)
-	st, err := startStack(ctx, spec)
-	if err != nil {
-		return nil, err
-	}
-	defer st.stop()
-
-	mr := &modeResult{Name: m.name, About: m.about, MockTTFT: m.ttft.String()}
-	runOnce := func(round, slot int, target string, wr *harness.Wrk) (*runResult, error) {
-		meter, meterErr := harness.StartCPUMeter(st.group.Pids()...)
-		res, out, err := wr.Run(ctx, st.urls[target])
-		if err != nil {
-			if errors.Is(err, context.Canceled) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("%s: %w\n%s", target, err, out)
-		}
-		r := newRunResult(round, slot, target, res)
-		if meterErr == nil {
-			if share, err := meter.Stop(res.CPU); err == nil {
-				r.OtherCPUPct = 100 * share
-			}
-		}
-		tag := fmt.Sprintf("round %d/%d", round, opts.Rounds)
-		if round == 0 {
-			tag = "warm-up"
-		}
-		logf("  %s %-10s %-8s %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms  other CPU %s%s", m.name, tag, target, r.RPS, r.P50Ms, r.P99Ms, pct(r.OtherCPUPct), errNote(res))
-		if err := sleepCtx(ctx, settle); err != nil {
-			return nil, err
-		}
-		return r, nil
-	}
-	run := func(round, slot int, target string, wr *harness.Wrk) (*runResult, error) {
-		if opts.WaitQuiet <= 0 {
-			return runOnce(round, slot, target, wr)
-		}
-		var r *runResult
-		for attempt := 1; attempt <= maxAttempts; attempt++ {
-			if share, err := harness.WaitQuiet(ctx, disturbedPct/100, time.Second, opts.WaitQuiet, st.group.Pids()...); err != nil {
-				return nil, fmt.Errorf("wait for a quiet machine: %w", err)
-			} else if share > disturbedPct/100 {
-				logf("  machine still busy after %v (other work %.0f%% of the CPU); running anyway", opts.WaitQuiet, 100*share)
-			}
-			var err error
-			if r, err = runOnce(round, slot, target, wr); err != nil {
-				return nil, err
-			}
-			r.Attempts = attempt
-			if r.OtherCPUPct <= disturbedPct {
-				break
-			}
-			if attempt < maxAttempts {
-				logf("  run disturbed by other work (%.0f%% of the CPU); redoing it", r.OtherCPUPct)
-			}
-		}
-		return r, nil
-	}
-	if opts.Warmup > 0 {
-		warm := *w
-		warm.Duration = opts.Warmup
-		for i, target := range targetNames {
-			r, err := run(0, i, target, &warm)
-			if err != nil {
-				return nil, err
-			}
-			mr.Warmup = append(mr.Warmup, *r)
-		}
-	}
-	for round := 1; round <= opts.Rounds; round++ {
-		for slot, target := range rotate(targetNames, round-1) {
-			r, err := run(round, slot, target, w)
-			if err != nil {
-				return nil, err
-			}
-			mr.Runs = append(mr.Runs, *r)
-		}
-	}
-	return mr, nil
 }
 
 // rotate returns xs rotated left by k.
