@@ -15,6 +15,7 @@ import (
 	"github.com/semgate/semgate/providers/mock"
 	"github.com/semgate/semgate/providers/route"
 	"github.com/semgate/semgate/semcache"
+	"github.com/semgate/semgate/semcache/hnsw"
 )
 
 // Config is semgate's whole configuration, one YAML file. Each section is
@@ -38,6 +39,9 @@ type Config struct {
 	// Routing holds the defaults of cost-aware routing: retries, circuit
 	// breakers, price overrides.
 	Routing route.Options `yaml:"routing"`
+	// Index tunes the cache's per-partition vector index (HNSW; an exact
+	// flat scan for small partitions).
+	Index hnsw.Options `yaml:"index"`
 }
 
 // ServerOptions configures the HTTP server.
@@ -301,6 +305,7 @@ func (c *Config) Validate() error {
 	ps.addErr("storage", c.Storage.Validate())
 	ps.addErr("cache", c.Cache.Validate())
 	ps.addErr("embed", c.Embed.Validate())
+	ps.addErr("index", c.Index.Validate())
 	ps.addErr("routing", c.Routing.Validate())
 
 	names := map[string]int{}

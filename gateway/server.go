@@ -94,6 +94,7 @@ func (s *Server) openCache() error {
 		return nil
 	}
 	cc := semcache.CacheConfig{Logger: s.log}
+	indexConfig(s.cfg.Index, s.cfg.Storage.DirOrDefault(), &cc)
 	if co.Threshold == 0 {
 		co.Threshold = defaultThreshold(s.cfg.Embed.Model)
 	}

@@ -1,0 +1,48 @@
+package gateway
+
+import (
+	"io"
+	"path/filepath"
+
+	"github.com/semgate/semgate/semcache"
+	"github.com/semgate/semgate/semcache/hnsw"
+)
+
+// partitionIndex is the cache's per-partition vector index: semgate's
+// HNSW, which stays an exact flat scan up to index.flat_limit vectors.
+// Only partitions past that limit are snapshotted; small ones are rebuilt
+// from the store at start-up faster than a snapshot would load.
+type partitionIndex struct {
+	*hnsw.Index
+	flatLimit int
+}
+
+var (
+	_ semcache.Index       = partitionIndex{}
+	_ semcache.Snapshotter = partitionIndex{}
+	_ semcache.Enumerator  = partitionIndex{}
+)
+
+func (p partitionIndex) WriteSnapshot(w io.Writer, embedderID string) error {
+	if p.flatLimit >= 0 && p.Len() <= p.flatLimit {
+		return semcache.ErrNoSnapshot
+	}
+	return p.Index.WriteSnapshot(w, embedderID)
+}
+
+// indexConfig wires the HNSW index and its snapshots into a cache config.
+func indexConfig(o hnsw.Options, dataDir string, cc *semcache.CacheConfig) {
+	limit := o.FlatLimit
+	if limit == 0 {
+		limit = hnsw.DefaultFlatLimit
+	}
+	cc.NewIndex = func(dim int) semcache.Index { return partitionIndex{hnsw.New(dim, o), limit} }
+	cc.LoadIndex = func(r io.Reader, embedderID string, dim int) (semcache.Index, error) {
+		x, err := hnsw.ReadSnapshot(r, embedderID, dim, o)
+		if err != nil {
+			return nil, err
+		}
+		return partitionIndex{x, limit}, nil
+	}
+	cc.SnapshotDir = filepath.Join(dataDir, "snapshots")
+}
