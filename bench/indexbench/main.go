@@ -41,6 +41,7 @@ type config struct {
 	out          string
 	tag          string
 	crossover    bool
+	efSweep      []int
 	seed         uint64
 	snapshotDir  string
 	noiseCos     float64
@@ -68,7 +69,15 @@ func main() {
 	flag.Uint64Var(&c.seed, "seed", 1, "data seed")
 	flag.StringVar(&c.snapshotDir, "snapshot-dir", os.TempDir(), "where snapshots are written")
 	flag.Float64Var(&c.noiseCos, "neardup-cos", 0.95, "cosine of a near-duplicate query to its stored vector")
+	sweep := flag.String("ef-sweep", "", "comma-separated ef_search values to also measure semgate at (same built index)")
 	flag.Parse()
+	if *sweep != "" {
+		v, err := ints(*sweep)
+		if err != nil {
+			log.Fatalf("-ef-sweep: %v", err)
+		}
+		c.efSweep = v
+	}
 	var err error
 	if c.ns, err = ints(*ns); err != nil {
 		log.Fatalf("-n: %v", err)

@@ -60,7 +60,7 @@ func (r *report) write(base string) error {
 	fmt.Fprintf(&b, "# index benchmark\n\n%s\n\n", r.Env)
 	if len(r.Rows) > 0 {
 		b.WriteString("Latencies are medians over runs of each run's p50/p99, one query at a time, in µs. " +
-			"Recall is against exact brute force. Heap bytes/vector include the index's copy of the vector; " +
+			"Recall is against exact brute force, ties counted as found. Heap bytes/vector include the index's copy of the vector; " +
 			"overhead is that minus 4·dim. The random and neardup rows of a size share one built index.\n\n")
 		b.WriteString("| dataset | dim | N | index | build/s | heap B/vec | overhead B/vec | k=1 p50 | k=1 p99 | k=10 p50 | k=10 p99 | recall@1 | recall@10 | snapshot MB | snap load s | loaded overhead B/vec | note |\n")
 		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")

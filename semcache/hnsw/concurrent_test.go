@@ -17,7 +17,7 @@ func TestConcurrent(t *testing.T) {
 	const dim, writers, searchers = 16, 2, 3
 	ops := 1500
 	if raceEnabled {
-		ops = 600
+		ops = 300
 	}
 	x := hnsw.New(dim, hnsw.Options{FlatLimit: 100, RebuildFraction: 0.05})
 	finals := make([]map[int][]float32, writers)

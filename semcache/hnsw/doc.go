@@ -32,9 +32,9 @@
 // candidate lists typed binary heaps. Before computing a node's neighbours'
 // similarities a search touches every cache line of their vectors, so that
 // the memory fetches overlap: the scan is bound by memory latency, and this
-// halves it. Graph overhead at M=16 is about 190 bytes per vector: 132 of
-// layer-0 links, 16 of id, about 40 of id map, a few of levels, states and
-// upper links.
+// halves it. Graph overhead at the default M=24 is about 250 bytes per
+// vector: 196 of layer-0 links, 16 of id, about 30 of id map, a few of
+// levels, states and upper links (M=16: about 190).
 //
 // # Small partitions
 //
@@ -63,9 +63,11 @@
 // graph searches and neighbour selection while searches go on; they take
 // the write lock only to publish: copy a vector, overwrite a few link
 // lists, or swap in arrays they have grown (a grown array is copied before
-// the lock is taken). A search therefore waits at most for a publication,
-// microseconds, never for a whole insertion. No goroutine is started, so
-// there is nothing to close.
+// the lock is taken). A search therefore never waits for a whole
+// insertion: at most for the searches already running when a writer asked
+// for the lock (RWMutex lets a waiting writer go first) and then the
+// publication itself, microseconds. No goroutine is started, so there is
+// nothing to close.
 //
 // # Snapshot format
 //

@@ -21,7 +21,7 @@ func unit(v ...float32) []float32 {
 }
 
 func Example() {
-	x := hnsw.New(3, hnsw.Options{}) // defaults: exact up to 2000 vectors, then HNSW
+	x := hnsw.New(3, hnsw.Options{}) // defaults: exact up to 10000 vectors, then HNSW
 	x.Add(semcache.ID{1}, unit(1, 0, 0))
 	x.Add(semcache.ID{2}, unit(0, 1, 0))
 	x.Add(semcache.ID{3}, unit(1, 1, 0))

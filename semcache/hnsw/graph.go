@@ -70,13 +70,13 @@ type Index struct {
 	// Guarded by mu (written only by a writer holding wmu too, so a writer
 	// may read them without mu).
 	mode     mode
-	vecs     []float32      // node i's vector is vecs[i*dim:(i+1)*dim]
-	ids      []semcache.ID  // per node
-	state    []uint8        // per node: st* | fUnlinked
-	level    []uint8        // per node: top layer
-	upperOff []uint32       // per node with level > 0: its block in upper
-	links0   []uint32       // per node: stride words (nil in flat mode)
-	upper    []uint32       // blocks of level·ustr words
+	vecs     []float32              // node i's vector is vecs[i*dim:(i+1)*dim]
+	ids      []semcache.ID          // per node
+	state    []uint8                // per node: st* | fUnlinked
+	level    []uint8                // per node: top layer
+	upperOff []uint32               // per node with level > 0: its block in upper
+	links0   []uint32               // per node: stride words (nil in flat mode)
+	upper    []uint32               // blocks of level·ustr words
 	pos      map[semcache.ID]uint32 // live nodes only
 	entry    uint32
 	maxLevel int // -1: no node linked yet
@@ -133,6 +133,14 @@ func New(dim int, o Options) *Index {
 	}
 	x.pool.New = func() any { return &searcher{} }
 	return x
+}
+
+// SetEfSearch changes Options.EfSearch for later searches (values outside
+// 1..4096 are clamped), e.g. on a configuration reload.
+func (x *Index) SetEfSearch(ef int) {
+	x.mu.Lock()
+	x.o.EfSearch = min(max(ef, 1), maxEf)
+	x.mu.Unlock()
 }
 
 // Dim returns the vectors' dimension.

@@ -225,7 +225,7 @@ func sortDesc(s []item) {
 // maintain does a writer's share of background work: it starts and
 // advances the flat-to-graph migration and the tombstone repair cycle.
 func (x *Index) maintain() {
-	if x.mode == modeFlat && x.o.FlatLimit >= 0 && x.live > x.o.FlatLimit {
+	if x.mode == modeFlat && (x.o.FlatLimit < 0 || x.live > x.o.FlatLimit) {
 		x.startMigration()
 	}
 	if x.mode == modeMigrating {

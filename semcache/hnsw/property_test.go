@@ -25,7 +25,7 @@ func TestDeleteUpdateProperty(t *testing.T) {
 	}
 	seeds := 4
 	if raceEnabled || testing.Short() {
-		seeds = 2
+		seeds = 1
 	}
 	for name, o := range configs {
 		for seed := range seeds {

@@ -18,7 +18,7 @@ import (
 func TestRecall(t *testing.T) {
 	n, dim := 20_000, 64
 	if raceEnabled || testing.Short() {
-		n = 3_000
+		n = 2_000
 	}
 	r := rand.New(rand.NewPCG(42, 42))
 	vecs := clustered(r, n, dim, n/20, 0.6)

@@ -18,6 +18,7 @@ type searcher struct {
 	buf  []item
 	eps  []uint32
 	nb   []uint32
+	sink float32
 }
 
 // lineFloats is the number of float32s in a 64-byte cache line.
@@ -25,7 +26,7 @@ const lineFloats = 16
 
 // touch reads one word of every cache line of the nodes' vectors, so that
 // the memory system fetches them in parallel.
-func (x *Index) touch(nodes []uint32) {
+func (x *Index) touch(s *searcher, nodes []uint32) {
 	var acc float32
 	for _, n := range nodes {
 		v := x.vec(n)
@@ -33,10 +34,8 @@ func (x *Index) touch(nodes []uint32) {
 			acc += v[i]
 		}
 	}
-	touchSink = acc
+	s.sink += acc // kept, so the loads are not optimised away
 }
-
-var touchSink float32
 
 // Search returns up to k live vectors most similar to q, best first. In
 // flat mode (and while the graph is being built) it is exact; on the graph
@@ -150,7 +149,7 @@ func (x *Index) searchLayer(s *searcher, q []float32, eps []uint32, ef, l int, e
 			}
 		}
 		s.nb = nb
-		x.touch(nb)
+		x.touch(s, nb)
 		for _, n := range nb {
 			sim := dot(q, x.vec(n))
 			if len(s.res) >= ef && sim <= s.res[0].sim {

@@ -51,7 +51,7 @@ func (x *Index) WriteSnapshot(w io.Writer, embedderID string) error {
 	if err := x.encode(crc, embedderID, remap, n); err != nil {
 		return err
 	}
-	bw := bufio.NewWriterSize(w, 1<<20)
+	bw := bufio.NewWriterSize(w, 64<<10)
 	var fixed [fixedHeader]byte
 	copy(fixed[:], snapMagic)
 	binary.LittleEndian.PutUint32(fixed[8:], snapVersion)
@@ -182,7 +182,7 @@ func ReadSnapshot(r io.Reader, embedderID string, dim int, o Options) (*Index, e
 	if dim < 1 {
 		return nil, fmt.Errorf("%w: dimension %d", ErrSnapshotMismatch, dim)
 	}
-	br := bufio.NewReaderSize(r, 1<<20)
+	br := bufio.NewReaderSize(r, 64<<10)
 	var fixed [fixedHeader]byte
 	if _, err := io.ReadFull(br, fixed[:]); err != nil {
 		return nil, corrupt("header: %v", err)
@@ -232,6 +232,7 @@ func ReadSnapshot(r io.Reader, embedderID string, dim int, o Options) (*Index, e
 	for _, l := range x.level {
 		upperLen += int(l) * x.ustr
 	}
+	x.links0 = nil // flat: no layer 0 until migration (New made one for flat_limit -1)
 	if md != modeFlat {
 		x.links0 = readSlice[uint32](&d, nn*x.stride)
 		x.upper = readSlice[uint32](&d, upperLen)
@@ -419,7 +420,7 @@ func readSlice[T any](d *decoder, n int) []T {
 	var zero T
 	size := int(unsafe.Sizeof(zero))
 	chunk := max(1, chunkBytes/size)
-	var s []T
+	s := []T{} // non-nil even when empty: a nil layer 0 means flat mode
 	for len(s) < n && d.err == nil {
 		c := min(n-len(s), chunk)
 		if cap(s)-len(s) < c {
