@@ -32,6 +32,7 @@ vet:
 # time); longer: make fuzz FUZZTIME=5m.
 FUZZ_TARGETS = \
 	FuzzReader:./providers/sse \
+	FuzzAppendString:./providers/jsonx \
 	FuzzDecodeRequest:./gateway \
 	FuzzNormalize:./semcache \
 	FuzzMakeKeyMemberOrder:./semcache \

@@ -2,6 +2,7 @@ package anthropic
 
 import (
 	"errors"
+	"github.com/semgate/semgate/providers/jsonx"
 	"io"
 	"strconv"
 	"unicode/utf8"
@@ -147,7 +148,7 @@ func (s *stream) messageStart(data gjson.Result) error {
 	}
 	s.base = strconv.AppendInt(s.base, s.created, 10)
 	s.base = append(s.base, `,"model":`...)
-	s.base = appendJSONString(s.base, s.model)
+	s.base = jsonx.AppendString(s.base, s.model)
 	s.base = append(s.base, ',')
 
 	if s.mode == modeChat {
@@ -195,7 +196,7 @@ func (s *stream) blockStart(data gjson.Result) error {
 		s.out = append(s.out, `,"type":"function","function":{"name":`...)
 		s.out = s.appendString(s.out, name)
 		s.out = append(s.out, `,"arguments":`...)
-		s.out = appendJSONString(s.out, args)
+		s.out = jsonx.AppendString(s.out, args)
 		s.out = append(s.out, `}}]}`...)
 		s.endChunk("")
 	}
@@ -389,7 +390,7 @@ func (s *stream) endChunk(finish string) {
 	if finish == "" {
 		s.out = append(s.out, "null"...)
 	} else {
-		s.out = appendJSONString(s.out, finish)
+		s.out = jsonx.AppendString(s.out, finish)
 	}
 	s.out = append(s.out, "}]}\n\n"...)
 }
@@ -401,60 +402,8 @@ func (s *stream) appendString(dst []byte, v gjson.Result) []byte {
 	if len(v.Raw) >= 2 && v.Raw[0] == '"' && utf8.ValidString(v.Raw) {
 		return append(dst, v.Raw...)
 	}
-	return appendJSONString(dst, v.Str)
+	return jsonx.AppendString(dst, v.Str)
 }
 
-// appendJSONString appends s as a JSON string without HTML escaping,
-// replacing invalid UTF-8 with U+FFFD as encoding/json does.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= ' ' && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
+// appendJSONString appends s as a JSON string literal.
+var appendJSONString = jsonx.AppendString

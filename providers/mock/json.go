@@ -1,8 +1,8 @@
 package mock
 
 import (
+	"github.com/semgate/semgate/providers/jsonx"
 	"strconv"
-	"unicode/utf8"
 	"unsafe"
 )
 
@@ -20,63 +20,12 @@ func appendHex(dst []byte, v uint64, digits int) []byte {
 	return dst
 }
 
-// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
-// U+FFFD.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\u202`...)
-			dst = append(dst, hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
-
 // appendNullString appends s as a JSON string, or null when it is empty.
 func appendNullString(dst []byte, s string) []byte {
 	if s == "" {
 		return append(dst, "null"...)
 	}
-	return appendJSONString(dst, s)
+	return jsonx.AppendString(dst, s)
 }
 
 func appendInt(dst []byte, n int) []byte { return strconv.AppendInt(dst, int64(n), 10) }
@@ -84,9 +33,9 @@ func appendInt(dst []byte, n int) []byte { return strconv.AppendInt(dst, int64(n
 // appendErrorBody appends an OpenAI error body.
 func appendErrorBody(dst []byte, msg, typ, param, code string) []byte {
 	dst = append(dst, `{"error":{"message":`...)
-	dst = appendJSONString(dst, msg)
+	dst = jsonx.AppendString(dst, msg)
 	dst = append(dst, `,"type":`...)
-	dst = appendJSONString(dst, typ)
+	dst = jsonx.AppendString(dst, typ)
 	dst = append(dst, `,"param":`...)
 	dst = appendNullString(dst, param)
 	dst = append(dst, `,"code":`...)
@@ -115,3 +64,6 @@ func appendUsage(dst []byte, prompt, completion int) []byte {
 	dst = appendInt(dst, prompt+completion)
 	return append(dst, '}')
 }
+
+// appendJSONString appends s as a JSON string literal.
+var appendJSONString = jsonx.AppendString
