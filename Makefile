@@ -40,7 +40,8 @@ FUZZ_TARGETS = \
 	FuzzTranslateRequest:./providers/anthropic \
 	FuzzStream:./providers/anthropic \
 	FuzzLexical:./embed \
-	FuzzEmbed:./embed/use
+	FuzzEmbed:./embed/use \
+	FuzzReadSnapshot:./semcache/hnsw
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
