@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/semgate/semgate/providers"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -54,24 +55,6 @@ func runProxy(ctx context.Context, args []string) error {
 func newBareProxy(target *url.URL) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite:   func(r *httputil.ProxyRequest) { r.SetURL(target) },
-		Transport: gatewayTransport(),
-	}
-}
-
-// gatewayTransport mirrors providers.NewTransport, the transport semgate
-// uses for its upstreams, so that the comparison is fair.
-func gatewayTransport() *http.Transport {
-	return &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: (&net.Dialer{
-			Timeout:   10 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   512,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
+		Transport: providers.NewTransport(), // the transport semgate uses upstream, so the comparison is fair
 	}
 }

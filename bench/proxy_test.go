@@ -41,10 +41,3 @@ func TestBareProxyForwards(t *testing.T) {
 		t.Errorf("body not echoed: %s", body)
 	}
 }
-
-func TestGatewayTransportMatchesSemgate(t *testing.T) {
-	tr := gatewayTransport()
-	if tr.MaxIdleConnsPerHost != 512 || tr.MaxIdleConns != 1024 || tr.IdleConnTimeout.Seconds() != 90 {
-		t.Errorf("transport %+v differs from providers.NewTransport", tr)
-	}
-}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -114,7 +115,7 @@ func expandEnv(v reflect.Value, path string, lookup func(string) (string, bool))
 		}
 		keys := v.MapKeys()
 		// Sorted so problems come out in a stable order.
-		sortValues(keys)
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
 		for _, k := range keys {
 			s, miss := expandString(v.MapIndex(k).String(), lookup)
 			v.SetMapIndex(k, reflect.ValueOf(s).Convert(v.Type().Elem()))
@@ -141,14 +142,6 @@ func expandEnv(v reflect.Value, path string, lookup func(string) (string, bool))
 		}
 	}
 	return out
-}
-
-func sortValues(keys []reflect.Value) {
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j].String() < keys[j-1].String(); j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
 }
 
 func join(path, name string) string {

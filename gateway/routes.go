@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"log/slog"
 	"net/http"
 
 	"github.com/gorilla/mux"
@@ -68,5 +67,3 @@ func (s *Server) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 	s.metrics.set.WritePrometheus(w)
 }
-
-var _ slog.LogValuer = providers.Secret("")

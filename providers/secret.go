@@ -7,6 +7,8 @@ import "log/slog"
 // errors or `semgate config check` output; Reveal returns the value.
 type Secret string
 
+var _ slog.LogValuer = Secret("")
+
 // Reveal returns the secret's value, for building upstream requests only.
 func (s Secret) Reveal() string { return string(s) }
 

@@ -502,8 +502,7 @@ type EntryInfo struct {
 // by partition (nil: all) and model ("" : all).
 func (c *Cache) List(part *ID, model string, limit int) []EntryInfo {
 	c.mu.RLock()
-	out := make([]EntryInfo, 0, min(limit, len(c.metas)))
-	all := make([]EntryInfo, 0)
+	var all []EntryInfo
 	for id, m := range c.metas {
 		if (part != nil && m.partition != *part) || (model != "" && m.model != model) {
 			continue
@@ -528,5 +527,5 @@ func (c *Cache) List(part *ID, model string, limit int) []EntryInfo {
 	if len(all) > limit {
 		all = all[:limit]
 	}
-	return append(out, all...)
+	return slices.Clip(all)
 }

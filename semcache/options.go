@@ -3,6 +3,8 @@ package semcache
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -96,7 +98,7 @@ func (o *Options) Validate() error {
 	if err := o.Guard.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("guard: %w", err))
 	}
-	for _, name := range sortedKeys(o.Models) {
+	for _, name := range slices.Sorted(maps.Keys(o.Models)) {
 		m := o.Models[name]
 		checkThreshold("models."+name+".threshold", m.Threshold)
 		if m.TTL < 0 {
@@ -159,17 +161,4 @@ func orDur(d, def time.Duration) time.Duration {
 		return d
 	}
 	return def
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return keys
 }

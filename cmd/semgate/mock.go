@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/semgate/semgate/gateway"
 	"github.com/semgate/semgate/providers/mock"
 )
 
@@ -32,7 +33,7 @@ func cmdMock(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(gatewayLogDefaults(), os.Stderr)
+	log := newLogger(gateway.LogOptions{}, os.Stderr)
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -2,8 +2,6 @@ package main
 
 import (
 	"runtime/debug"
-
-	"github.com/semgate/semgate/gateway"
 )
 
 // buildVersion is set with -ldflags "-X main.buildVersion=v1.2.3".
@@ -42,5 +40,3 @@ func version() string {
 	}
 	return "devel-" + rev
 }
-
-func gatewayLogDefaults() gateway.LogOptions { return gateway.LogOptions{} }
