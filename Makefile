@@ -37,6 +37,8 @@ FUZZ_TARGETS = \
 	FuzzNormalize:./semcache \
 	FuzzMakeKeyMemberOrder:./semcache \
 	FuzzCanonicalJSON:./semcache \
+	FuzzSameWords:./semcache \
+	FuzzGuardCheck:./semcache \
 	FuzzTranslateRequest:./providers/anthropic \
 	FuzzStream:./providers/anthropic \
 	FuzzLexical:./embed \

@@ -24,6 +24,7 @@ func runQuality(ctx context.Context, args []string) error {
 	lo := fs.Float64("min", 0.50, "lowest threshold of the sweep")
 	hi := fs.Float64("max", 1.00, "highest threshold of the sweep")
 	step := fs.Float64("step", 0.01, "threshold step")
+	margin := fs.Float64("same-words-margin", semcache.DefaultSameWordsMargin, "how much lower the threshold is for a candidate with the same words (the cache's same_words_margin; 0: off)")
 	maxFHR := fs.Float64("max-fhr", 0.005, "false-hit-rate budget used to pick the recommended threshold")
 	out := fs.String("out", "", "report directory (default: bench/results)")
 	if err := fs.Parse(args); err != nil {
@@ -79,34 +80,43 @@ func runQuality(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		guarded := quality.Sweep(outcomes, thresholds, true)
-		unguarded := quality.Sweep(outcomes, thresholds, false)
-		gptRows := quality.Sweep(gout, thresholds, true)
-		curves = append(curves, quality.Curve{Name: e.ID() + " + guard", Color: colors[i%len(colors)], Rows: guarded},
+		guarded := quality.Sweep(outcomes, thresholds, true, *margin)
+		plain := quality.Sweep(outcomes, thresholds, true, 0)
+		unguarded := quality.Sweep(outcomes, thresholds, false, 0)
+		gptRows := quality.Sweep(gout, thresholds, true, *margin)
+		gptPlain := quality.Sweep(gout, thresholds, true, 0)
+		curves = append(curves, quality.Curve{Name: fmt.Sprintf("%s + guard, same words −%.2f", e.ID(), *margin), Color: colors[i%len(colors)], Rows: guarded},
 			quality.Curve{Name: e.ID() + " unguarded", Color: colors[(i+2)%len(colors)], Rows: unguarded})
 
 		fmt.Fprintf(&md, "## %s (replay took %s)\n\n", e.ID(), took.Round(time.Millisecond))
 		if best, ok := quality.BestAt(guarded, *maxFHR); ok {
 			g := rowAt(gptRows, best.Threshold)
-			fmt.Fprintf(&md, "**Recommended threshold %.2f**: with the guard, QQP recall %.2f%% at false-hit rate %.2f%% (%d/%d negatives), precision %.3f; GPTCache %d correct hits / %d wrong of %d.\n\n",
-				best.Threshold, 100*best.Recall, 100*best.FalseHitRate, best.FalseOnNegatives, best.Negatives, best.Precision, g.CorrectHits, g.FalseHits, g.Positives)
+			fmt.Fprintf(&md, "**Recommended threshold %.2f** (same words: %.2f): with the guard, QQP recall %.2f%% at false-hit rate %.2f%% (%d/%d negatives), precision %.3f; GPTCache %d correct hits / %d wrong of %d.\n\n",
+				best.Threshold, best.Threshold-*margin, 100*best.Recall, 100*best.FalseHitRate, best.FalseOnNegatives, best.Negatives, best.Precision, g.CorrectHits, g.FalseHits, g.Positives)
+		}
+		if best, ok := quality.BestAt(plain, *maxFHR); ok {
+			g := rowAt(gptPlain, best.Threshold)
+			fmt.Fprintf(&md, "With the guard but one threshold for all candidates (same_words_margin 0), the best threshold within the budget is %.2f: recall %.2f%% at false-hit rate %.2f%%; GPTCache %d correct / %d wrong.\n\n",
+				best.Threshold, 100*best.Recall, 100*best.FalseHitRate, g.CorrectHits, g.FalseHits)
 		}
 		if best, ok := quality.BestAt(unguarded, *maxFHR); ok {
 			fmt.Fprintf(&md, "Without the guard, the best threshold within the budget is %.2f: recall %.2f%% at false-hit rate %.2f%%.\n\n",
 				best.Threshold, 100*best.Recall, 100*best.FalseHitRate)
 		}
-		fmt.Fprintf(&md, "### QQP with the guard\n\n")
+		fmt.Fprintf(&md, "### QQP with the guard, same-words margin %.2f\n\n", *margin)
 		quality.WriteMarkdown(&md, sparse(guarded))
+		fmt.Fprintf(&md, "\n### QQP with the guard, one threshold\n\n")
+		quality.WriteMarkdown(&md, sparse(plain))
 		fmt.Fprintf(&md, "\n### QQP without the guard\n\n")
 		quality.WriteMarkdown(&md, sparse(unguarded))
-		fmt.Fprintf(&md, "\n### GPTCache paraphrases with the guard (every pair is a duplicate)\n\n")
+		fmt.Fprintf(&md, "\n### GPTCache paraphrases with the guard and the same-words margin (every pair is a duplicate)\n\n")
 		quality.WriteMarkdown(&md, sparse(gptRows))
 		md.WriteString("\n")
 		base := filepath.Join(*out, "quality-"+stamp+"-"+strings.TrimSpace(name))
 		for _, w := range []struct {
 			suffix string
 			rows   []quality.Row
-		}{{"-qqp-guarded.csv", guarded}, {"-qqp-unguarded.csv", unguarded}, {"-gptcache.csv", gptRows}} {
+		}{{"-qqp-guarded.csv", guarded}, {"-qqp-guarded-one-threshold.csv", plain}, {"-qqp-unguarded.csv", unguarded}, {"-gptcache.csv", gptRows}} {
 			if err := writeFile(base+w.suffix, func(f *os.File) error { return quality.WriteCSV(f, w.rows) }); err != nil {
 				return err
 			}

@@ -153,7 +153,10 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request, ex *exchange, lk
 	if lk.vec == nil {
 		return false, nil
 	}
-	cand, rejected, err := s.cache.FindSemantic(lk.part, lk.vec, threshold, lk.key.Prompt, s.guard, lk.policy.maxAge)
+	q := semcache.Query{Part: lk.part, Vec: lk.vec, Prompt: lk.key.Prompt, Threshold: threshold,
+		SameWordsThreshold: float32(s.cache.Options().SameWordsThreshold(float64(threshold))),
+		Check: s.guard, MaxAge: lk.policy.maxAge}
+	cand, rejected, err := s.cache.FindSemantic(&q)
 	if err != nil {
 		s.log.Warn("cache: semantic lookup failed; serving as a miss", "request_id", ex.id, "error", err)
 		return false, nil

@@ -167,6 +167,41 @@ func TestCacheSemanticHit(t *testing.T) {
 	decodeError(t, []byte(body))
 }
 
+// TestCacheSameWordsMargin: a prompt with the same content words as a
+// cached one hits below the threshold (by same_words_margin); a paraphrase
+// in other words at the same similarity does not, nor does the same-words
+// prompt with the margin off.
+func TestCacheSameWordsMargin(t *testing.T) {
+	e, err := embed.New(embed.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, other := "How do you avoid wasting time at work?", "How do I avoid wasting time at work", "How do you avoid wasting time at work daily?"
+	v, err := e.Embed(context.Background(), []string{semcache.Normalize(a), semcache.Normalize(b), semcache.Normalize(other)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, simOther := float64(semcache.Dot(v[0], v[1])), float64(semcache.Dot(v[0], v[2]))
+	if sim > 0.97 || sim < 0.5 || simOther < sim+0.02-0.05 || simOther >= sim+0.02 {
+		t.Fatalf("similarities %v (same words), %v (other words) are not usable for this test", sim, simOther)
+	}
+	thr := jsonFloat(sim + 0.02) // above the pair, within the default margin 0.05
+	for _, c := range []struct {
+		margin, want string
+	}{{"", "hit-semantic"}, {"\n  same_words_margin: 0", "miss"}, {"\n  same_words_margin: 0.01", "miss"}} {
+		_, url := newCountingMock(t, 0)
+		ts := newTestServer(t, cacheConfig(url, "cache:\n  threshold: "+thr+c.margin+"\n"), nil)
+		chat(t, ts, chatBody(a))
+		if r, _ := chat(t, ts, chatBody(b)); r.Header.Get("X-Semgate-Cache") != c.want {
+			t.Errorf("margin %q: %s, want %s (similarity %.4f, threshold %s)", c.margin, r.Header.Get("X-Semgate-Cache"), c.want, sim, thr)
+		}
+		// Other words within the margin: still a miss.
+		if r, _ := chat(t, ts, chatBody(other)); r.Header.Get("X-Semgate-Cache") != "miss" {
+			t.Errorf("margin %q: a paraphrase in other words hit below the threshold", c.margin)
+		}
+	}
+}
+
 func TestCacheGuardRejectsNearDuplicate(t *testing.T) {
 	up, url := newCountingMock(t, 0)
 	a, b := "List the top 5 programming languages of 2024", "List the top 10 programming languages of 2024"

@@ -212,26 +212,52 @@ type Checker interface {
 	Check(cached, incoming string) (ok bool, reason string)
 }
 
-// FindSemantic searches the partition for the nearest entries to vec and
-// returns the best one whose similarity reaches threshold and whose prompt
-// passes check (nil: no guard). rejected reports the guard rule that turned
-// down the best candidate above the threshold, if any.
-func (c *Cache) FindSemantic(part ID, vec []float32, threshold float32, prompt string, check Checker, maxAge time.Duration) (best *Candidate, rejected string, err error) {
+// Query is a semantic lookup.
+type Query struct {
+	// Part is the partition searched.
+	Part ID
+	// Vec is the lookup's embedding.
+	Vec []float32
+	// Prompt is the lookup's prompt as sent (Key.Prompt), for the checker
+	// and SameWords.
+	Prompt string
+	// Threshold is the similarity a candidate needs.
+	Threshold float32
+	// SameWordsThreshold, when above 0 and below Threshold, is the
+	// similarity enough for a candidate whose prompt has the same words as
+	// Prompt (SameWords). 0: none.
+	SameWordsThreshold float32
+	// Check, if not nil, must allow a candidate (the content Guard).
+	Check Checker
+	// MaxAge, if positive, turns down older entries.
+	MaxAge time.Duration
+}
+
+// FindSemantic searches the partition for the nearest entries to q.Vec and
+// returns the most similar one that reaches q.Threshold (or
+// q.SameWordsThreshold with the same words) and passes q.Check. rejected
+// reports the rule that turned down the best candidate that was similar
+// enough, if any.
+func (c *Cache) FindSemantic(q *Query) (best *Candidate, rejected string, err error) {
 	c.mu.RLock()
-	idx, ok := c.parts[part]
+	idx, ok := c.parts[q.Part]
 	c.mu.RUnlock()
 	if !ok {
 		return nil, "", nil
 	}
-	hits := idx.Search(vec, c.opts.candidates())
+	floor := q.Threshold
+	if q.SameWordsThreshold > 0 {
+		floor = min(floor, q.SameWordsThreshold)
+	}
+	hits := idx.Search(q.Vec, c.opts.candidates())
 	now := c.now().UnixMilli()
 	for _, h := range hits {
-		if h.Score < threshold {
+		if h.Score < floor {
 			break
 		}
 		c.mu.RLock()
 		m, ok := c.metas[h.ID]
-		live := ok && c.usable(m, now, maxAge)
+		live := ok && c.usable(m, now, q.MaxAge)
 		c.mu.RUnlock()
 		if !live {
 			continue
@@ -243,8 +269,11 @@ func (c *Cache) FindSemantic(part ID, vec []float32, threshold float32, prompt s
 		if err != nil {
 			return nil, rejected, err
 		}
-		if check != nil {
-			if ok, reason := check.Check(e.Prompt, prompt); !ok {
+		if h.Score < q.Threshold && !SameWords(e.Prompt, q.Prompt) {
+			continue
+		}
+		if q.Check != nil {
+			if ok, reason := q.Check.Check(e.Prompt, q.Prompt); !ok {
 				c.stats.guardRejects.Add(1)
 				if rejected == "" {
 					rejected = reason

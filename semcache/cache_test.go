@@ -88,7 +88,7 @@ func TestCachePutGetExactAndTTL(t *testing.T) {
 	if _, err := c.GetExact(tid(1), 0); !errors.Is(err, ErrNotFound) {
 		t.Fatal("an expired entry was served")
 	}
-	if cand, _, _ := c.FindSemantic(tid(9), unit(1, 0, 0, 0), 0.5, "hello", nil, 0); cand != nil {
+	if cand, _, _ := c.FindSemantic(&Query{Part: tid(9), Vec: unit(1, 0, 0, 0), Threshold: 0.5, Prompt: "hello"}); cand != nil {
 		t.Fatal("an expired entry was a semantic hit")
 	}
 	if n := c.Sweep(); n != 1 || c.Stats().Entries != 0 {
@@ -102,15 +102,40 @@ func TestCacheSemanticPartitionsAndThreshold(t *testing.T) {
 	c.Put(entry(1, 1, "a"), unit(1, 0, 0, 0))
 	c.Put(entry(2, 1, "b"), unit(0, 1, 0, 0))
 	c.Put(entry(3, 2, "c"), unit(1, 0.01, 0, 0)) // nearer, but another partition
-	cand, _, err := c.FindSemantic(tid(1), unit(1, 0.1, 0, 0), 0.9, "a", nil, 0)
+	cand, _, err := c.FindSemantic(&Query{Part: tid(1), Vec: unit(1, 0.1, 0, 0), Threshold: 0.9, Prompt: "a"})
 	if err != nil || cand == nil || cand.Entry.ID != tid(1) || cand.Score < 0.99 {
 		t.Fatalf("%+v %v", cand, err)
 	}
-	if cand, _, _ := c.FindSemantic(tid(1), unit(1, 1, 0, 0), 0.9, "a", nil, 0); cand != nil {
+	if cand, _, _ := c.FindSemantic(&Query{Part: tid(1), Vec: unit(1, 1, 0, 0), Threshold: 0.9, Prompt: "a"}); cand != nil {
 		t.Fatalf("a 0.71 candidate passed a 0.9 threshold: %+v", cand)
 	}
-	if cand, _, _ := c.FindSemantic(tid(3), unit(1, 0, 0, 0), 0.1, "a", nil, 0); cand != nil {
+	if cand, _, _ := c.FindSemantic(&Query{Part: tid(3), Vec: unit(1, 0, 0, 0), Threshold: 0.1, Prompt: "a"}); cand != nil {
 		t.Fatal("hit in a partition with no entries")
+	}
+}
+
+func TestCacheSameWordsThreshold(t *testing.T) {
+	clk := &clock{t: time.Unix(1_700_000_000, 0)}
+	_, c := openTestCache(t, t.TempDir(), Options{}, clk, "emb")
+	c.Put(entry(1, 1, "How do you avoid wasting time?"), unit(1, 0, 0, 0))
+	c.Put(entry(2, 1, "What is the best way to brew tea?"), unit(0, 1, 0, 0))
+	near := func(axis int) []float32 { // cosine 0.95 to the axis
+		v := []float32{0, 0, 0.3122499, 0}
+		v[axis] = 0.95
+		return v
+	}
+	q := Query{Part: tid(1), Threshold: 0.98, SameWordsThreshold: 0.93}
+	q.Vec, q.Prompt = near(0), "how do I avoid wasting time"
+	if cand, _, err := c.FindSemantic(&q); err != nil || cand == nil || cand.Entry.ID != tid(1) {
+		t.Fatalf("same words at 0.95 against 0.93: %+v %v", cand, err)
+	}
+	q.Vec, q.Prompt = near(1), "What is the best way to drink brewed tea?"
+	if cand, _, _ := c.FindSemantic(&q); cand != nil {
+		t.Fatalf("other words at 0.95 passed a 0.98 threshold: %+v", cand)
+	}
+	q.Vec, q.Prompt, q.SameWordsThreshold = near(0), "how do I avoid wasting time", 0
+	if cand, _, _ := c.FindSemantic(&q); cand != nil {
+		t.Fatalf("same words hit with the rule off: %+v", cand)
 	}
 }
 
@@ -122,7 +147,7 @@ func TestCacheGuardRejects(t *testing.T) {
 	clk := &clock{t: time.Unix(1_700_000_000, 0)}
 	_, c := openTestCache(t, t.TempDir(), Options{}, clk, "emb")
 	c.Put(entry(1, 1, "top 5"), unit(1, 0, 0, 0))
-	cand, reason, err := c.FindSemantic(tid(1), unit(1, 0, 0, 0), 0.5, "top 10", rejectAll{}, 0)
+	cand, reason, err := c.FindSemantic(&Query{Part: tid(1), Vec: unit(1, 0, 0, 0), Threshold: 0.5, Prompt: "top 10", Check: rejectAll{}})
 	if err != nil || cand != nil || reason != "numbers" || c.Stats().GuardRejects != 1 {
 		t.Fatalf("%+v %q %v", cand, reason, err)
 	}
@@ -197,7 +222,7 @@ func TestCacheSurvivesRestart(t *testing.T) {
 	if _, err := c2.GetExact(tid(2), 0); err != nil {
 		t.Fatal(err)
 	}
-	cand, _, _ := c2.FindSemantic(tid(1), unit(1, 0.05, 0, 0), 0.9, "a", nil, 0)
+	cand, _, _ := c2.FindSemantic(&Query{Part: tid(1), Vec: unit(1, 0.05, 0, 0), Threshold: 0.9, Prompt: "a"})
 	if cand == nil || cand.Entry.ID != tid(1) {
 		t.Fatal("vector index not rebuilt after restart")
 	}
@@ -215,7 +240,7 @@ func TestCacheOtherEmbedderVectorsNotCompared(t *testing.T) {
 	c.Close()
 	st.Close()
 	_, c2 := openTestCache(t, dir, Options{}, clk, "new")
-	if cand, _, _ := c2.FindSemantic(tid(1), unit(1, 0, 0, 0), 0.5, "a", nil, 0); cand != nil {
+	if cand, _, _ := c2.FindSemantic(&Query{Part: tid(1), Vec: unit(1, 0, 0, 0), Threshold: 0.5, Prompt: "a"}); cand != nil {
 		t.Fatal("a vector from another embedder was compared")
 	}
 	if _, err := c2.GetExact(tid(1), 0); err != nil {

@@ -89,7 +89,12 @@ func NewGuard(o GuardOptions) *Guard { return &Guard{o: o} }
 //     in any case, in the other prompt;
 //   - order: the words after to/into/from, vs and than swapped between the
 //     prompts ("miles to km" vs "km to miles", "Python faster than Java"
-//     vs "Java faster than Python").
+//     vs "Java faster than Python"), or two spans of words exchanged around
+//     the same words ("are cats afraid of tigers" vs "are tigers afraid of
+//     cats", "do Indian women like Pakistani men" vs "do Pakistani women
+//     like Indian men"); an exchange around "and" or "or" ("science
+//     and religion") or of two adjacent spans (a clause moved: "in Go, how
+//     do I…" vs "how do I… in Go") is allowed.
 func (g *Guard) Check(cached, incoming string) (ok bool, reason string) {
 	var o GuardOptions
 	if g != nil {
@@ -120,7 +125,7 @@ func (g *Guard) Check(cached, incoming string) (ok bool, reason string) {
 	if !o.IgnoreEntities && !(gdAllIn(a.ents, b.wordSet) && gdAllIn(b.ents, a.wordSet)) {
 		return false, GuardEntities
 	}
-	if !o.IgnoreOrder && gdSwapped(a, b) {
+	if !o.IgnoreOrder && (gdSwapped(a, b) || gdExchanged(a.seq, b.seq)) {
 		return false, GuardOrder
 	}
 	return true, ""
@@ -158,6 +163,7 @@ type gdFeatures struct {
 	tokens     []string // white-space separated tokens, trimmed; sorted
 	ents       []string
 	dirs       []gdDir
+	seq        []string // the words in order, articles left out
 }
 
 func (f *gdFeatures) reset() {
@@ -172,9 +178,10 @@ func (f *gdFeatures) reset() {
 	clear(f.tokens)
 	clear(f.ents)
 	clear(f.dirs)
+	clear(f.seq)
 	f.words, f.wordSet, f.nums, f.negs = f.words[:0], f.wordSet[:0], f.nums[:0], f.negs[:0]
 	f.quotes, f.idents, f.tokens, f.ents = f.quotes[:0], f.idents[:0], f.tokens[:0], f.ents[:0]
-	f.ants, f.dirs = f.ants[:0], f.dirs[:0]
+	f.ants, f.dirs, f.seq = f.ants[:0], f.dirs[:0], f.seq[:0]
 }
 
 // gdLower lower-cases s keeping every byte offset (a rune whose lower case
@@ -240,6 +247,9 @@ func (f *gdFeatures) extract(prompt string) {
 	f.wordSet = f.wordSet[:0]
 	for _, w := range f.words {
 		f.wordSet = append(f.wordSet, w.s)
+		if w.s != "the" && w.s != "a" && w.s != "an" {
+			f.seq = append(f.seq, w.s)
+		}
 	}
 	slices.Sort(f.wordSet)
 	f.wordSet = slices.Compact(f.wordSet)
@@ -777,6 +787,59 @@ func gdSwapped(a, b *gdFeatures) bool {
 			continue
 		}
 		if gdMoved(a.dirs, b.dirs, g, b.wordSet) && gdMoved(b.dirs, a.dirs, g, a.wordSet) {
+			return true
+		}
+	}
+	return false
+}
+
+// gdMaxExchange bounds the differing middle gdExchanged examines, in words:
+// the search is cubic in it.
+const gdMaxExchange = 48
+
+// gdExchanged reports whether y is x with two spans of words exchanged
+// around a non-empty run of words that is not a coordination: x = P u M v
+// S and y = P v M u S, u and v non-empty and different, M not empty and
+// without "and", "or" or "nor".
+func gdExchanged(x, y []string) bool {
+	if len(x) != len(y) {
+		return false
+	}
+	p := 0
+	for p < len(x) && x[p] == y[p] {
+		p++
+	}
+	if p == len(x) {
+		return false
+	}
+	s := 0
+	for x[len(x)-1-s] == y[len(y)-1-s] {
+		s++
+	}
+	x, y = x[p:len(x)-s], y[p:len(y)-s]
+	n := len(x)
+	if n < 3 || n > gdMaxExchange {
+		return false
+	}
+	for i := 1; i < n-1; i++ { // u = x[:i]
+		if !slices.Equal(x[:i], y[n-i:]) {
+			continue
+		}
+		for j := 1; i+j < n; j++ { // v = x[n-j:], M = x[i:n-j]
+			if slices.Equal(x[n-j:], y[:j]) && slices.Equal(x[i:n-j], y[j:n-i]) {
+				return !gdCoordinated(x[i : n-j])
+			}
+		}
+	}
+	return false
+}
+
+// gdCoordinated reports whether a run of words holds a coordinating
+// conjunction, around which an exchange keeps the meaning.
+func gdCoordinated(m []string) bool {
+	for _, w := range m {
+		switch w {
+		case "and", "or", "nor":
 			return true
 		}
 	}

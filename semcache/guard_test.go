@@ -26,6 +26,13 @@ func TestGuardRejects(t *testing.T) {
 		{"translate English to French", "translate French to English", GuardOrder},
 		{"Is Python faster than Java?", "Is Java faster than Python?", GuardOrder},
 		{"python vs java", "java vs python", GuardOrder},
+		{"Are cats afraid of tigers?", "Are tigers afraid of cats?", GuardOrder},
+		{"Do Indian women find Pakistani men attractive?", "Do Pakistani women find Indian men attractive?", GuardOrder},
+		{"Why do Poles dislike Russians?", "Why do Russians dislike Poles?", GuardOrder},
+		{"Can data science graduates apply for psychology?", "Can psychology graduates apply for data science?", GuardOrder},
+		{"What do Americans think of the Chinese?", "What do the Chinese think of Americans?", GuardOrder},
+		{"pros and cons of eating bean curd over tofu", "pros and cons of eating tofu over bean curd", GuardOrder},
+		{"does the dog chase the cat", "does the cat chase the dog", GuardOrder},
 		{"price in USD", "price in EUR", GuardEntities},
 		{"What is the capital of France, Paris or Lyon?", "What is the capital of France, Rome or Lyon?", GuardEntities},
 		{"How do I deploy to AWS?", "How do I deploy to GCP?", GuardEntities},
@@ -90,6 +97,13 @@ func TestGuardAllows(t *testing.T) {
 		{"In Go, how do I read a file?", "How do I read a file in Go?"},
 		{"How do I read a file in Python quickly?", "Quickly, how do I read a file in Python?"},
 		{"Why is the sky blue during the day", "During the day, why is the sky blue"},
+		// Exchanges around a coordination, or of adjacent spans.
+		{"Where do religion and science meet?", "Where do science and religion meet?"},
+		{"What is the difference between a connotation and a denotation?", "What is the difference between denotation and connotation?"},
+		{"What is the difference between real gas and ideal gas?", "What is the difference between an ideal gas and a real gas?"},
+		{"How can I get a girlfriend if I am shy and socially awkward?", "How can I get a girlfriend if I am socially awkward and shy?"},
+		{"Should I choose my girlfriend or overseas education?", "Should I choose my overseas education or girlfriend?"},
+		{"How can I earn money easily online?", "How can I earn money online easily?"},
 	}
 	for _, c := range cases {
 		for _, pair := range [][2]string{{c[0], c[1]}, {c[1], c[0]}} {
@@ -161,6 +175,8 @@ func FuzzGuardCheck(f *testing.F) {
 	f.Add(`what does "foo" mean`, "what's 'foo'?")
 	f.Add("convert 1,000 miles to km", "-5.5 x_y `a` C++ --f ../p 3rd")
 	f.Add("\xff\u2019\u201c", "ｘ＝１ İ")
+	f.Add("Are cats afraid of tigers?", "Are tigers afraid of cats?")
+	f.Add("In Go, how do I read a file?", "How do I read a file in Go?")
 	g := NewGuard(GuardOptions{})
 	f.Fuzz(func(t *testing.T, a, b string) {
 		ok1, r1 := g.Check(a, b)

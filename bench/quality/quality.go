@@ -98,6 +98,13 @@ type Outcome struct {
 	// guard; UnguardedRight whether it was the pair's own answer.
 	Unguarded      float32
 	UnguardedRight bool
+	// SameWords and SameWordsUnguarded are the similarities of the best
+	// candidate with the same words as the lookup (semcache.SameWords),
+	// passing the guard or regardless of it (0: none); the Right fields
+	// whether it was the pair's own answer. With a margin, such a
+	// candidate hits at threshold − margin.
+	SameWords, SameWordsUnguarded           float32
+	SameWordsRight, SameWordsUnguardedRight bool
 }
 
 // Replay inserts every pair's A into a fresh cache in dir and looks up
@@ -162,21 +169,32 @@ func Replay(ctx context.Context, dir string, pairs []Pair, e embed.Embedder, gua
 		} else if !errors.Is(err, semcache.ErrNotFound) {
 			return nil, err
 		} else {
-			cand, _, err := cache.FindSemantic(part, qvecs[i], 0, qkeys[i].Prompt, nil, 0)
-			if err != nil {
+			// Threshold 0 returns the best candidate (passing the guard);
+			// Threshold 2, which no candidate reaches, with a positive
+			// SameWordsThreshold returns the best one with the same words.
+			find := func(q semcache.Query, check semcache.Checker) (float32, bool, error) {
+				q.Part, q.Vec, q.Prompt, q.Check = part, qvecs[i], qkeys[i].Prompt, check
+				cand, _, err := cache.FindSemantic(&q)
+				if err != nil || cand == nil {
+					return 0, false, err
+				}
+				return cand.Score, semcache.Normalize(cand.Entry.Prompt) == own, nil
+			}
+			best, same := semcache.Query{}, semcache.Query{Threshold: 2, SameWordsThreshold: 1e-9}
+			if o.Unguarded, o.UnguardedRight, err = find(best, nil); err != nil {
 				return nil, err
 			}
-			if cand != nil {
-				o.Unguarded, o.UnguardedRight = cand.Score, semcache.Normalize(cand.Entry.Prompt) == own
+			if o.SameWordsUnguarded, o.SameWordsUnguardedRight, err = find(same, nil); err != nil {
+				return nil, err
 			}
+			o.Guarded, o.GuardedRight, o.SameWords, o.SameWordsRight = o.Unguarded, o.UnguardedRight, o.SameWordsUnguarded, o.SameWordsUnguardedRight
 			if guard != nil {
-				cand, _, err = cache.FindSemantic(part, qvecs[i], 0, qkeys[i].Prompt, guard, 0)
-				if err != nil {
+				if o.Guarded, o.GuardedRight, err = find(best, guard); err != nil {
 					return nil, err
 				}
-			}
-			if cand != nil {
-				o.Guarded, o.GuardedRight = cand.Score, semcache.Normalize(cand.Entry.Prompt) == own
+				if o.SameWords, o.SameWordsRight, err = find(same, guard); err != nil {
+					return nil, err
+				}
 			}
 		}
 		out[i] = o
@@ -226,8 +244,9 @@ type Row struct {
 }
 
 // Sweep turns outcomes into one Row per threshold, with the guard
-// (guarded) or without it.
-func Sweep(outcomes []Outcome, thresholds []float64, guarded bool) []Row {
+// (guarded) or without it; a candidate with the same words as the lookup
+// hits at threshold − margin (0: no such rule), as in the cache.
+func Sweep(outcomes []Outcome, thresholds []float64, guarded bool, margin float64) []Row {
 	rows := make([]Row, 0, len(thresholds))
 	for _, t := range thresholds {
 		r := Row{Threshold: t}
@@ -240,10 +259,16 @@ func Sweep(outcomes []Outcome, thresholds []float64, guarded bool) []Row {
 			hit, right := o.Exact, o.Right
 			if !hit {
 				score, ok := o.Unguarded, o.UnguardedRight
+				same, sameOK := o.SameWordsUnguarded, o.SameWordsUnguardedRight
 				if guarded {
 					score, ok = o.Guarded, o.GuardedRight
+					same, sameOK = o.SameWords, o.SameWordsRight
 				}
-				hit, right = score > 0 && score >= float32(t), ok // float32, as the cache compares
+				// float32, as the cache compares
+				hit, right = score > 0 && score >= float32(t), ok
+				if !hit && margin > 0 && same > 0 && same >= float32(t-margin) {
+					hit, right = true, sameOK
+				}
 			}
 			switch {
 			case !hit:

@@ -20,7 +20,7 @@ func TestSweepCounts(t *testing.T) {
 		{Label: 0, Guarded: 0, Unguarded: 0.99},                         // guard stopped it
 		{Label: 0, Guarded: 0.91, Unguarded: 0.91},
 	}
-	rows := Sweep(outcomes, []float64{0.9, 0.96}, true)
+	rows := Sweep(outcomes, []float64{0.9, 0.96}, true, 0)
 	r := rows[0]
 	if r.Positives != 3 || r.Negatives != 4 || r.CorrectHits != 2 || r.FalseHits != 3 || r.FalseOnNegatives != 2 || r.Identical != 1 {
 		t.Fatalf("%+v", r)
@@ -28,7 +28,7 @@ func TestSweepCounts(t *testing.T) {
 	if r2 := rows[1]; r2.CorrectHits != 1 || r2.FalseOnNegatives != 1 {
 		t.Fatalf("%+v", r2)
 	}
-	un := Sweep(outcomes, []float64{0.9}, false)[0]
+	un := Sweep(outcomes, []float64{0.9}, false, 0)[0]
 	if un.FalseOnNegatives != 3 {
 		t.Fatalf("unguarded %+v", un)
 	}
@@ -38,7 +38,7 @@ func TestSweepCounts(t *testing.T) {
 }
 
 func TestReportWriters(t *testing.T) {
-	rows := Sweep([]Outcome{{Label: 1, Guarded: 0.9, GuardedRight: true}}, Thresholds(0.8, 0.95, 0.05), true)
+	rows := Sweep([]Outcome{{Label: 1, Guarded: 0.9, GuardedRight: true}}, Thresholds(0.8, 0.95, 0.05), true, 0)
 	if len(rows) != 4 {
 		t.Fatalf("%d thresholds", len(rows))
 	}
@@ -80,11 +80,11 @@ func TestReplayOnSharedData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := Sweep(out, []float64{0.8, 0.99}, true)
+	rows := Sweep(out, []float64{0.8, 0.99}, true, 0)
 	if rows[0].Recall <= 0 || rows[0].Recall < rows[1].Recall {
 		t.Fatalf("recall should fall as the threshold rises: %+v", rows)
 	}
-	un := Sweep(out, []float64{0.8}, false)[0]
+	un := Sweep(out, []float64{0.8}, false, 0)[0]
 	if un.FalseOnNegatives < rows[0].FalseOnNegatives {
 		t.Fatalf("the guard added false hits: guarded %+v unguarded %+v", rows[0], un)
 	}
@@ -92,10 +92,28 @@ func TestReplayOnSharedData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range Sweep(gout, []float64{0.8}, true) {
+	for _, r := range Sweep(gout, []float64{0.8}, true, 0) {
 		if r.Positives != 200 {
 			t.Fatalf("%+v", r)
 		}
 		t.Logf("gptcache at 0.8: %d correct, %d wrong", r.CorrectHits, r.FalseHits)
+	}
+}
+
+func TestSweepSameWordsMargin(t *testing.T) {
+	outcomes := []Outcome{
+		{Label: 1, Guarded: 0.95, GuardedRight: true, SameWords: 0.95, SameWordsRight: true},
+		{Label: 0, Guarded: 0.96, GuardedRight: false},                                       // other words: needs 0.98
+		{Label: 1, Guarded: 0.97, GuardedRight: true, SameWords: 0.90, SameWordsRight: true}, // same words too far
+	}
+	r := Sweep(outcomes, []float64{0.98}, true, 0.05)[0]
+	if r.CorrectHits != 1 || r.FalseHits != 0 {
+		t.Fatalf("margin 0.05 at 0.98: %+v", r)
+	}
+	if r := Sweep(outcomes, []float64{0.98}, true, 0)[0]; r.CorrectHits != 0 || r.FalseHits != 0 {
+		t.Fatalf("no margin at 0.98: %+v", r)
+	}
+	if r := Sweep(outcomes, []float64{0.98}, false, 0.05)[0]; r.CorrectHits != 0 {
+		t.Fatalf("unguarded sweep used the guarded same-words candidate: %+v", r)
 	}
 }

@@ -39,7 +39,9 @@ func main() {
 	dataDir := flag.String("data", "", "directory of qqp_dev.jsonl and gptcache_mock_data.json (default: the first ../shared/data found upwards)")
 	pairs := flag.Int("pairs", 4000, "QQP pairs to use, from the start of the file")
 	fhr := flag.Float64("fhr", 0.005, "largest false-hit rate allowed")
+	dump := flag.String("dump", "", "also write per-pair features (label, cosines, guard verdict, texts) as JSON lines to this file")
 	flag.Parse()
+	dumpPath = *dump
 	if *dataDir == "" {
 		*dataDir = findData()
 	}
@@ -67,6 +69,9 @@ func findData() string {
 	}
 	return ""
 }
+
+// dumpPath is -dump.
+var dumpPath string
 
 type pair struct {
 	A, B  string
@@ -105,6 +110,7 @@ func run(dir string, n int, maxFHR float64) error {
 	}
 	fmt.Printf("QQP: %d pairs (%d duplicates, %d not); recall at false-hit rate <= %.2f%%\n", len(qqp), pos, len(qqp)-pos, 100*maxFHR)
 	fmt.Printf("GPTCache mock: %d paraphrase pairs, all origins cached\n\n", len(mock))
+	cosBy := map[string][]float64{}
 	fmt.Printf("%-26s %-6s %9s %8s %8s   %-28s %s\n", "embedder", "guard", "threshold", "recall", "FHR", "mock hits / wrong (of N)", "embed time")
 	for _, e := range []embed.Embedder{u, lex} {
 		t0 := time.Now()
@@ -137,6 +143,7 @@ func run(dir string, n int, maxFHR float64) error {
 		for i := range qqp {
 			cos[i] = dot(va[i], vb[i])
 		}
+		cosBy[e.ID()] = cos
 		for _, withGuard := range []bool{false, true} {
 			thr, recall, rate := sweep(qqp, cos, guardOK, withGuard, maxFHR)
 			hits, wrong := mockReplay(mock, vo, vs, guard, withGuard, thr)
@@ -157,7 +164,37 @@ func run(dir string, n int, maxFHR float64) error {
 		}
 		fmt.Println(line)
 	}
+	if dumpPath != "" {
+		return writeDump(dumpPath, qqp, guard, cosBy)
+	}
 	return nil
+}
+
+// writeDump writes one JSON object per QQP pair: its label, each
+// embedder's cosine, the guard's verdict and reason, and the texts.
+func writeDump(path string, qqp []pair, guard *semcache.Guard, cosBy map[string][]float64) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	enc := json.NewEncoder(w)
+	for i, p := range qqp {
+		ok, reason := guard.Check(p.A, p.B)
+		cos := map[string]float64{}
+		for id, c := range cosBy {
+			cos[id] = c[i]
+		}
+		if err := enc.Encode(map[string]any{"label": p.Label, "cos": cos, "guard": ok, "reason": reason, "a": p.A, "b": p.B}); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // sweep returns the threshold with the best recall whose false-hit rate is
