@@ -25,6 +25,7 @@ func runQuality(ctx context.Context, args []string) error {
 	hi := fs.Float64("max", 1.00, "highest threshold of the sweep")
 	step := fs.Float64("step", 0.01, "threshold step")
 	margin := fs.Float64("same-words-margin", semcache.DefaultSameWordsMargin, "how much lower the threshold is for a candidate with the same words (the cache's same_words_margin; 0: off)")
+	marginList := fs.String("margins", "0,0.01,0.02,0.03,0.04,0.05", "same-words margins to compare in the margin table")
 	maxFHR := fs.Float64("max-fhr", 0.005, "false-hit-rate budget used to pick the recommended threshold")
 	out := fs.String("out", "", "report directory (default: bench/results)")
 	if err := fs.Parse(args); err != nil {
@@ -53,6 +54,14 @@ func runQuality(ctx context.Context, args []string) error {
 		return err
 	}
 	thresholds := quality.Thresholds(*lo, *hi, *step)
+	var margins []float64
+	for _, f := range strings.Split(*marginList, ",") {
+		var m float64
+		if _, err := fmt.Sscan(strings.TrimSpace(f), &m); err != nil {
+			return fmt.Errorf("--margins: %q: %w", f, err)
+		}
+		margins = append(margins, m)
+	}
 	guard := semcache.NewGuard(semcache.GuardOptions{})
 	stamp := time.Now().UTC().Format("20060102-150405")
 	var md strings.Builder
@@ -91,18 +100,19 @@ func runQuality(ctx context.Context, args []string) error {
 		fmt.Fprintf(&md, "## %s (replay took %s)\n\n", e.ID(), took.Round(time.Millisecond))
 		if best, ok := quality.BestAt(guarded, *maxFHR); ok {
 			g := rowAt(gptRows, best.Threshold)
-			fmt.Fprintf(&md, "**Recommended threshold %.2f** (same words: %.2f): with the guard, QQP recall %.2f%% at false-hit rate %.2f%% (%d/%d negatives), precision %.3f; GPTCache %d correct hits / %d wrong of %d.\n\n",
+			fmt.Fprintf(&md, "**Recommended threshold %.3f** (same words: %.3f): with the guard, QQP recall %.2f%% at false-hit rate %.2f%% (%d/%d negatives), precision %.3f; GPTCache %d correct hits / %d wrong of %d.\n\n",
 				best.Threshold, best.Threshold-*margin, 100*best.Recall, 100*best.FalseHitRate, best.FalseOnNegatives, best.Negatives, best.Precision, g.CorrectHits, g.FalseHits, g.Positives)
 		}
 		if best, ok := quality.BestAt(plain, *maxFHR); ok {
 			g := rowAt(gptPlain, best.Threshold)
-			fmt.Fprintf(&md, "With the guard but one threshold for all candidates (same_words_margin 0), the best threshold within the budget is %.2f: recall %.2f%% at false-hit rate %.2f%%; GPTCache %d correct / %d wrong.\n\n",
+			fmt.Fprintf(&md, "With the guard but one threshold for all candidates (same_words_margin 0), the best threshold within the budget is %.3f: recall %.2f%% at false-hit rate %.2f%%; GPTCache %d correct / %d wrong.\n\n",
 				best.Threshold, 100*best.Recall, 100*best.FalseHitRate, g.CorrectHits, g.FalseHits)
 		}
 		if best, ok := quality.BestAt(unguarded, *maxFHR); ok {
 			fmt.Fprintf(&md, "Without the guard, the best threshold within the budget is %.2f: recall %.2f%% at false-hit rate %.2f%%.\n\n",
 				best.Threshold, 100*best.Recall, 100*best.FalseHitRate)
 		}
+		writeMarginTable(&md, outcomes, gout, margins, *maxFHR)
 		fmt.Fprintf(&md, "### QQP with the guard, same-words margin %.2f\n\n", *margin)
 		quality.WriteMarkdown(&md, sparse(guarded))
 		fmt.Fprintf(&md, "\n### QQP with the guard, one threshold\n\n")
@@ -171,4 +181,44 @@ func writeFile(path string, fn func(*os.File) error) error {
 		return err
 	}
 	return f.Close()
+}
+
+// writeMarginTable compares same-words margins: for each, the best
+// threshold within the false-hit budget, and every threshold from 0.93 to
+// 0.99 with QQP recall, false-hit rate and GPTCache hits.
+func writeMarginTable(md *strings.Builder, qqp, gpt []quality.Outcome, margins []float64, maxFHR float64) {
+	ts := quality.Thresholds(0.93, 0.99, 0.005)
+	fmt.Fprintf(md, "### Same-words margins (guard on)\n\n")
+	fmt.Fprintf(md, "| margin | best threshold within %.2f%% | recall | false-hit rate | GPTCache hits / wrong |\n|---:|---:|---:|---:|---:|\n", 100*maxFHR)
+	for _, m := range margins {
+		rows, g := quality.Sweep(qqp, ts, true, m), quality.Sweep(gpt, ts, true, m)
+		if best, ok := quality.BestAt(rows, maxFHR); ok {
+			gr := rowAt(g, best.Threshold)
+			fmt.Fprintf(md, "| %.3f | %.3f | %.2f%% | %.2f%% (%d/%d) | %d / %d |\n", m, best.Threshold, 100*best.Recall,
+				100*best.FalseHitRate, best.FalseOnNegatives, best.Negatives, gr.CorrectHits, gr.FalseHits)
+		}
+	}
+	fmt.Fprintf(md, "\n| threshold |")
+	for _, m := range margins {
+		fmt.Fprintf(md, " margin %.3f: recall / FHR / GPTCache |", m)
+	}
+	md.WriteString("\n|---:|")
+	for range margins {
+		md.WriteString("---:|")
+	}
+	md.WriteString("\n")
+	per := make([][]quality.Row, len(margins))
+	perG := make([][]quality.Row, len(margins))
+	for i, m := range margins {
+		per[i], perG[i] = quality.Sweep(qqp, ts, true, m), quality.Sweep(gpt, ts, true, m)
+	}
+	for j, t := range ts {
+		fmt.Fprintf(md, "| %.3f |", t)
+		for i := range margins {
+			r, g := per[i][j], perG[i][j]
+			fmt.Fprintf(md, " %.2f%% / %.2f%% / %d-%d |", 100*r.Recall, 100*r.FalseHitRate, g.CorrectHits, g.FalseHits)
+		}
+		md.WriteString("\n")
+	}
+	md.WriteString("\n")
 }

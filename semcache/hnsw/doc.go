@@ -15,7 +15,9 @@
 // Insertion (the paper's Algorithm 1) descends greedily from the entry
 // point to layer L+1, then on each layer from min(L, top) down to 0 runs
 // the beam search of Algorithm 2 with EfConstruction candidates and links
-// the node to M of them chosen by the heuristic of Algorithm 4: a
+// the node to up to as many of them as the layer holds (2·M on layer 0, M
+// above; the paper takes M everywhere, FAISS fills layer 0 as here), chosen
+// by the heuristic of Algorithm 4: a
 // candidate is kept only if it is more similar to the new node than to any
 // candidate already kept, which spreads links across directions and keeps
 // clustered data connected. Each chosen neighbour links back; a full list

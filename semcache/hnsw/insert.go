@@ -85,7 +85,11 @@ func (x *Index) extendLocked() {
 
 // link inserts stored node q into the graph: the paper's Algorithm 1. The
 // searches and neighbour selections run without mu; the new lists are
-// published under it at the end.
+// published under it at the end. A new node takes up to as many links as
+// a layer holds (2·M on layer 0, M above) where the paper takes M on every
+// layer, as FAISS does: on hard data (uniformly spread vectors) the fuller
+// layer 0 finds near-duplicates at a lower ef_search (bench/indexbench,
+// results/layer0-links-2026-11-25.md).
 func (x *Index) link(q uint32) {
 	L := x.randomLevel()
 	var off uint32
@@ -111,7 +115,7 @@ func (x *Index) link(q uint32) {
 			if len(eps) == 0 {
 				eps = append(eps, best.node)
 			}
-			x.sel = x.selectNeighbors(x.cand, x.m, x.sel[:0])
+			x.sel = x.selectNeighbors(x.cand, x.maxLinks(l), x.sel[:0])
 			x.addPending(q, l, x.sel)
 			for _, e := range x.sel {
 				x.backlink(e.node, l, q, e.sim)
@@ -265,3 +269,4 @@ func (x *Index) migrateStep(n int) {
 		x.mu.Unlock()
 	}
 }
+
