@@ -155,7 +155,7 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request, ex *exchange, lk
 	}
 	q := semcache.Query{Part: lk.part, Vec: lk.vec, Prompt: lk.key.Prompt, Threshold: threshold,
 		SameWordsThreshold: float32(s.cache.Options().SameWordsThreshold(float64(threshold))),
-		Check: s.guard, MaxAge: lk.policy.maxAge}
+		Check:              s.guard, MaxAge: lk.policy.maxAge}
 	cand, rejected, err := s.cache.FindSemantic(&q)
 	if err != nil {
 		s.log.Warn("cache: semantic lookup failed; serving as a miss", "request_id", ex.id, "error", err)

@@ -269,4 +269,3 @@ func (x *Index) migrateStep(n int) {
 		x.mu.Unlock()
 	}
 }
-
