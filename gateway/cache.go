@@ -153,9 +153,15 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request, ex *exchange, lk
 	if lk.vec == nil {
 		return false, nil
 	}
-	q := semcache.Query{Part: lk.part, Vec: lk.vec, Prompt: lk.key.Prompt, Threshold: threshold,
+	q := semcache.Query{
+		Part:               lk.part,
+		Vec:                lk.vec,
+		Prompt:             lk.key.Prompt,
+		Threshold:          threshold,
 		SameWordsThreshold: float32(s.cache.Options().SameWordsThreshold(float64(threshold))),
-		Check:              s.guard, MaxAge: lk.policy.maxAge}
+		Check:              s.guard,
+		MaxAge:             lk.policy.maxAge,
+	}
 	cand, rejected, err := s.cache.FindSemantic(&q)
 	if err != nil {
 		s.log.Warn("cache: semantic lookup failed; serving as a miss", "request_id", ex.id, "error", err)
