@@ -176,19 +176,19 @@ func TestCacheSameWordsMargin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b, other := "How do you avoid wasting time at work?", "How do I avoid wasting time at work", "How do you avoid wasting time at work daily?"
+	a, b, other := "How do you avoid wasting time at work?", "How do I avoid wasting time at work", "How do you avoid wasting time at home?"
 	v, err := e.Embed(context.Background(), []string{semcache.Normalize(a), semcache.Normalize(b), semcache.Normalize(other)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sim, simOther := float64(semcache.Dot(v[0], v[1])), float64(semcache.Dot(v[0], v[2]))
-	if sim > 0.97 || sim < 0.5 || simOther < sim+0.02-0.05 || simOther >= sim+0.02 {
+	if sim > 0.97 || sim < 0.5 || simOther < sim+0.005-0.05 || simOther >= sim+0.005 {
 		t.Fatalf("similarities %v (same words), %v (other words) are not usable for this test", sim, simOther)
 	}
-	thr := jsonFloat(sim + 0.02) // above the pair, within the default margin 0.05
+	thr := jsonFloat(sim + 0.005) // above the pair, within lexical's default margin 0.01
 	for _, c := range []struct {
 		margin, want string
-	}{{"", "hit-semantic"}, {"\n  same_words_margin: 0", "miss"}, {"\n  same_words_margin: 0.01", "miss"}} {
+	}{{"", "hit-semantic"}, {"\n  same_words_margin: 0.05", "hit-semantic"}, {"\n  same_words_margin: 0", "miss"}, {"\n  same_words_margin: 0.003", "miss"}} {
 		_, url := newCountingMock(t, 0)
 		ts := newTestServer(t, cacheConfig(url, "cache:\n  threshold: "+thr+c.margin+"\n"), nil)
 		chat(t, ts, chatBody(a))

@@ -98,6 +98,10 @@ func (s *Server) openCache() error {
 	if co.Threshold == 0 {
 		co.Threshold = defaultThreshold(s.cfg.Embed.Model)
 	}
+	if co.SameWordsMargin == nil {
+		m := defaultSameWordsMargin(s.cfg.Embed.Model)
+		co.SameWordsMargin = &m
+	}
 	e, err := embed.New(s.cfg.Embed)
 	if err != nil {
 		return err

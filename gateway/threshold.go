@@ -29,3 +29,23 @@ func defaultThreshold(model string) float64 {
 	}
 	return semcache.DefaultThreshold
 }
+
+// defaultSameWordsMargins are cache.same_words_margin's defaults, per
+// embedder, from the same run: each is the largest margin that keeps the
+// embedder's default threshold within the 0.5% false-hit budget with no
+// wrong GPTCache hit (bench/results/quality-20261125-125711.md, "Same-words
+// margins"): use-lite-en 0.02 raised QQP recall at 0.98 from 3.51% to
+// 4.57% (false-hit rate 0.36% to 0.42%, GPTCache 67 / 0 either way);
+// lexical 0.01 at 0.93 from 3.62% to 3.99% (0.42% to 0.46%, 15 / 0).
+// Remote embedders, whose similarity scale is unknown, get none.
+var defaultSameWordsMargins = map[string]float64{
+	"":                 semcache.DefaultSameWordsMargin,
+	embed.ModelLexical: semcache.DefaultSameWordsMargin,
+	embed.ModelUseLite: 0.02,
+}
+
+// defaultSameWordsMargin returns the same-words margin for an embedder
+// model.
+func defaultSameWordsMargin(model string) float64 {
+	return defaultSameWordsMargins[model]
+}

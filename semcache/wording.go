@@ -53,31 +53,31 @@ func nextContentWord(s string) (word, rest string) {
 			j += n
 		}
 		word, s = s[i:j], s[j:]
-		if word != "" && !functionWords[lowerASCII(word)] {
+		if word != "" && !isFunctionWord(word) {
 			return word, s
 		}
 	}
 	return "", ""
 }
 
-// lowerASCII lower-cases short ASCII words for the function-word lookup;
-// other words are returned as they are (none is a function word).
-func lowerASCII(w string) string {
+// isFunctionWord reports whether w, in any case, is one of
+// functionWords (all short and ASCII).
+func isFunctionWord(w string) bool {
 	if len(w) > 8 {
-		return w
+		return false
 	}
 	var buf [8]byte
 	for i := 0; i < len(w); i++ {
 		c := w[i]
 		switch {
 		case c >= utf8.RuneSelf:
-			return w
+			return false
 		case 'A' <= c && c <= 'Z':
 			c += 'a' - 'A'
 		}
 		buf[i] = c
 	}
-	return string(buf[:len(w)])
+	return functionWords[string(buf[:len(w)])]
 }
 
 // sameWord compares two words ignoring case and a plural ending.

@@ -64,7 +64,7 @@ func TestOptionsSameWordsMargin(t *testing.T) {
 	for _, c := range []struct {
 		m    *float64
 		want float64
-	}{{nil, 0.93}, {&zero, 0.98}, {&half, 0.48}} {
+	}{{nil, 0.97}, {&zero, 0.98}, {&half, 0.48}} {
 		o := Options{SameWordsMargin: c.m}
 		if err := o.Validate(); err != nil {
 			t.Fatal(err)

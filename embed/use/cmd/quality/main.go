@@ -164,6 +164,7 @@ func run(dir string, n int, maxFHR float64) error {
 		}
 		fmt.Println(line)
 	}
+	combine(qqp, guardOK, cosBy[u.ID()], cosBy[lex.ID()], maxFHR)
 	if dumpPath != "" {
 		return writeDump(dumpPath, qqp, guard, cosBy)
 	}
@@ -195,6 +196,42 @@ func writeDump(path string, qqp []pair, guard *semcache.Guard, cosBy map[string]
 		return err
 	}
 	return f.Close()
+}
+
+// combine reports, guard on, the best QQP recall within the false-hit
+// budget of two ways to combine signals: a weighted sum of the two
+// embedders' cosines, and use-lite-en with the cache's same-words margin
+// (a pair with the same content words, semcache.SameWords, hits at
+// threshold − margin, which is a sweep over cosine + margin for those
+// pairs).
+func combine(qqp []pair, guardOK []bool, u, l []float64, maxFHR float64) {
+	fmt.Printf("\nCombined signals, guard on, recall at false-hit rate <= %.2f%%:\n", 100*maxFHR)
+	score := make([]float64, len(qqp))
+	for _, w := range []float64{1, 0.9, 0.8, 0.7, 0.5} {
+		for i := range score {
+			score[i] = w*u[i] + (1-w)*l[i]
+		}
+		thr, recall, rate := sweep(qqp, score, guardOK, true, maxFHR)
+		fmt.Printf("  %.1f·use-lite + %.1f·lexical   threshold %.4f  recall %6.2f%%  FHR %.2f%%\n", w, 1-w, thr, 100*recall, 100*rate)
+	}
+	same := make([]bool, len(qqp))
+	n := 0
+	for i, p := range qqp {
+		if same[i] = semcache.SameWords(p.A, p.B); same[i] {
+			n++
+		}
+	}
+	fmt.Printf("  (%d of %d pairs have the same content words)\n", n, len(qqp))
+	for _, m := range []float64{0.01, 0.02, 0.03, 0.05, 0.1} {
+		for i := range score {
+			score[i] = u[i]
+			if same[i] {
+				score[i] += m
+			}
+		}
+		thr, recall, rate := sweep(qqp, score, guardOK, true, maxFHR)
+		fmt.Printf("  use-lite, same-words margin %.2f   threshold %.4f  recall %6.2f%%  FHR %.2f%%\n", m, thr, 100*recall, 100*rate)
+	}
 }
 
 // sweep returns the threshold with the best recall whose false-hit rate is
