@@ -44,7 +44,8 @@ type GuardOptions struct {
 	// and acronyms). Default: false.
 	IgnoreEntities bool `yaml:"ignore_entities"`
 	// IgnoreOrder turns off the order rule (operands swapped around to,
-	// from, into, vs, than). Default: false.
+	// from, into, vs, than; spans of words exchanged around the same
+	// words). Default: false.
 	IgnoreOrder bool `yaml:"ignore_order"`
 }
 

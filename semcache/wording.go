@@ -12,8 +12,9 @@ import (
 // in the plural of a word, in case or in punctuation. "How do you avoid
 // wasting time?" and "How do I avoid wasting time" are; "What is the
 // best way to brew tea?" and "What is the best way to drink brewed tea?"
-// are not, and neither are prompts with no content word at all. Question words, modals, negations and numbers are content words,
-// so "why" against "how", or "can" against "should", tells them apart.
+// are not, and neither are prompts with no content word at all. Question
+// words, modals, negations and numbers are content words, so "why"
+// against "how", or "can" against "should", tells them apart.
 //
 // The cache lets a candidate with the same words hit at a lower similarity
 // than a paraphrase in other words (Options.SameWordsMargin): on QQP such
