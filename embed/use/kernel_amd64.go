@@ -3,15 +3,72 @@
 package use
 
 // useFMA: the CPU and OS support AVX2 and FMA, so the assembly kernels
-// run. use512: AVX-512F too, for the 16-row kernel.
+// run. use512: AVX-512F too, for the 16-row kernel. useBF16: AVX512_BF16
+// too, for the bfloat16 kernels (VDPBF16PS: twice the multiply-adds per
+// instruction of float32 FMA). It is read when the weights are decoded,
+// which pack the matrices for one kind of kernel or the other.
 var (
-	useFMA = hasAVX2FMA()
-	use512 = useFMA && hasAVX512()
+	useFMA  = hasAVX2FMA()
+	use512  = useFMA && hasAVX512()
+	useBF16 = use512 && hasAVX512BF16()
 )
 
-var kernelName = map[[2]bool]string{
-	{false, false}: "go", {true, false}: "avx2-fma", {true, true}: "avx512-fma",
-}[[2]bool{useFMA, use512}]
+var kernelName = func() string {
+	switch {
+	case useBF16:
+		return "avx512-bf16"
+	case use512:
+		return "avx512-fma"
+	case useFMA:
+		return "avx2-fma"
+	}
+	return "go"
+}()
+
+// kernelRowsBF16 is the bfloat16 kernel for r = 4, 8, 12 or 16 rows packed
+// by packRowsBF16, against kp pairs of rows of a bfloat16 panel.
+func kernelRowsBF16(r, kp int, a []uint32, p []uint32, c []float32, ldc int, bias []float32) {
+	_ = a[r*kp-1]
+	_ = p[kp*panel-1]
+	_ = c[(r-1)*ldc+panel-1]
+	_ = bias[panel-1]
+	if kp <= 0 {
+		panic("use: empty kernel")
+	}
+	switch r {
+	case 16:
+		kernel16x16BF16(kp, &a[0], &p[0], &c[0], ldc, &bias[0])
+	case 12:
+		kernel12x16BF16(kp, &a[0], &p[0], &c[0], ldc, &bias[0])
+	case 8:
+		kernel8x16BF16(kp, &a[0], &p[0], &c[0], ldc, &bias[0])
+	case 4:
+		kernel4x16BF16(kp, &a[0], &p[0], &c[0], ldc, &bias[0])
+	default:
+		panic("use: bad row count")
+	}
+}
+
+//go:noescape
+func kernel16x16BF16(kp int, a *uint32, p *uint32, c *float32, ldc int, bias *float32)
+
+//go:noescape
+func kernel12x16BF16(kp int, a *uint32, p *uint32, c *float32, ldc int, bias *float32)
+
+//go:noescape
+func kernel8x16BF16(kp int, a *uint32, p *uint32, c *float32, ldc int, bias *float32)
+
+//go:noescape
+func kernel4x16BF16(kp int, a *uint32, p *uint32, c *float32, ldc int, bias *float32)
+
+func hasAVX512BF16() bool {
+	maxID, _, _, _ := cpuid(0, 0)
+	if maxID < 7 {
+		return false
+	}
+	eax71, _, _, _ := cpuid(7, 1)
+	return eax71&(1<<5) != 0 // AVX512_BF16
+}
 
 // kernelRows16 is the AVX-512 kernel for r = 4, 8, 12 or 16 rows packed
 // k-major in a (see packRows); it gives the same bits as kernel4x16 on

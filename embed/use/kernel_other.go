@@ -5,7 +5,12 @@ package use
 const (
 	kernelName = "go"
 	use512     = false
+	useBF16    = false
 )
+
+func kernelRowsBF16(r, kp int, a []uint32, p []uint32, c []float32, ldc int, bias []float32) {
+	panic("use: no bfloat16 kernel")
+}
 
 func kernelRows16(r, k int, a []float32, p []uint16, c []float32, ldc int, bias []float32) {
 	panic("use: no AVX-512 kernel")

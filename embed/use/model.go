@@ -17,7 +17,7 @@ type scratch struct {
 	tmp    []float32 // n×modelDim
 	f      []float32 // n×ffnDim
 	logits []float32
-	pack   []float32 // matMul's packed rows
+	pack   packBuf   // matMul's packed rows
 	pooled []float32 // texts×ffnDim
 	py     []float32 // texts×modelDim
 	enc    []float32 // texts×modelDim
@@ -156,10 +156,12 @@ func scaleBy(v []float32, s float32) {
 	}
 }
 
+// relu sets v[i] = max(v[i], 0) without branches (half the values are
+// negative, so a branch would mispredict half the time).
 func relu(v []float32) {
 	for i, x := range v {
-		if x < 0 {
-			v[i] = 0
-		}
+		// Clear every bit of a negative value: its sign bit, spread.
+		b := math.Float32bits(x)
+		v[i] = math.Float32frombits(b &^ uint32(int32(b)>>31))
 	}
 }

@@ -97,13 +97,17 @@ func TestTokenizerMatchesReference(t *testing.T) {
 }
 
 // TestMatchesReference: cosine ≥ 0.999 to the reference vector for every
-// reference text (a subset under -short or -race).
+// reference text (a subset under -short or -race), with each kind of
+// kernel this CPU runs (bfloat16 and float32 weights where it has
+// AVX512_BF16).
 func TestMatchesReference(t *testing.T) {
 	r := loadReference(t)
-	e, err := New(Options{})
-	if err != nil {
-		t.Fatal(err)
+	for _, k := range kernelKinds(t) {
+		t.Run(k.name, func(t *testing.T) { matchesReference(t, r, k.e) })
 	}
+}
+
+func matchesReference(t *testing.T, r *reference, e *Embedder) {
 	n := len(r.Items)
 	step := 1
 	if testing.Short() || raceEnabled {
