@@ -43,6 +43,7 @@ FUZZ_TARGETS = \
 	FuzzStream:./providers/anthropic \
 	FuzzLexical:./embed \
 	FuzzEmbed:./embed/use \
+	FuzzTokenizerOracle:./embed/use \
 	FuzzReadSnapshot:./semcache/hnsw
 
 fuzz:

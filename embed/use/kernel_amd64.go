@@ -49,6 +49,11 @@ func kernelRowsBF16(r, kp int, a []uint32, p []uint32, c []float32, ldc int, bia
 	}
 }
 
+//go:generate go run ./internal/genbf16 -out kernel_bf16_amd64.s
+
+//go:noescape
+func packTilesBF16(dst *uint32, a *float32, lda int, r int, kp int)
+
 //go:noescape
 func kernel16x16BF16(kp int, a *uint32, p *uint32, c *float32, ldc int, bias *float32)
 

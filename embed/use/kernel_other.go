@@ -8,6 +8,10 @@ const (
 	useBF16    = false
 )
 
+func packTilesBF16(dst *uint32, a *float32, lda int, r int, kp int) {
+	panic("use: no bfloat16 kernel")
+}
+
 func kernelRowsBF16(r, kp int, a []uint32, p []uint32, c []float32, ldc int, bias []float32) {
 	panic("use: no bfloat16 kernel")
 }

@@ -47,8 +47,8 @@ func packMatrix(w []float32, k, m int) *matrix {
 // columns, per pair of rows (2i, 2i+1), 16 words each holding column j's
 // two values, row 2i in the low half (as VDPBF16PS pairs them).
 func packMatrixBF16(w []float32, k, m int) *matrix {
-	if k%2 != 0 {
-		panic("use: matrix depth not even")
+	if k%(2*bfTile) != 0 {
+		panic("use: matrix depth not a multiple of 16")
 	}
 	mat := &matrix{k: k, m: m, bp: make([]uint32, k/2*m)}
 	for j0 := 0; j0 < m; j0 += panel {
@@ -146,19 +146,31 @@ type packBuf struct {
 	b []uint32  // the bfloat16 kernels'
 }
 
+// bfTile is the number of bfloat16 pairs of one row stored together by
+// packRowsBF16 (the kernels' addressing depends on it).
+const bfTile = 8
+
 // packRowsBF16 rounds n rows of a to bfloat16 and packs them into dst in
-// blocks of 16 rows (the last block n mod 16 rows), k-pair major: a block
-// of r rows starting at row b is dst[b*k/2 + kp*r + i] = the pair
-// (a[b+i][2kp], a[b+i][2kp+1]), the first in the low half.
+// blocks of 16 rows (the last block n mod 16 rows) for the bfloat16
+// kernels. Within a block of r rows starting at row b, pairs are stored
+// in tiles of bfTile: row i's pair p, the values (a[b+i][2p],
+// a[b+i][2p+1]) with the first in the low half, is at
+// dst[b*k/2 + (p/bfTile)*r*bfTile + i*bfTile + p%bfTile].
 func packRowsBF16(dst []uint32, a []float32, lda, n, k int) {
 	kp := k / 2
 	for b := 0; b < n; b += 16 {
 		r := min(16, n-b)
 		blk := dst[b*kp : (b+r)*kp]
+		if useBF16 {
+			_ = a[(b+r-1)*lda+k-1]
+			packTilesBF16(&blk[0], &a[b*lda], lda, r, kp)
+			continue
+		}
 		for i := range r {
 			row := a[(b+i)*lda : (b+i)*lda+k]
 			for p := range kp {
-				blk[p*r+i] = uint32(toBF16(row[2*p])) | uint32(toBF16(row[2*p+1]))<<16
+				t, q := p/bfTile, p%bfTile
+				blk[t*r*bfTile+i*bfTile+q] = uint32(toBF16(row[2*p])) | uint32(toBF16(row[2*p+1]))<<16
 			}
 		}
 	}

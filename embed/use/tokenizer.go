@@ -1,6 +1,8 @@
 package use
 
 import (
+	"maps"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -41,6 +43,7 @@ type Tokenizer struct {
 	pieces   map[string]piece
 	utf16Len []int32 // by id: the piece's length in UTF-16 code units
 	maxRunes int
+	trie     trie // the pieces by their bytes, for the Viterbi candidates
 }
 
 func newTokenizer(texts []string, scores []float64) *Tokenizer {
@@ -62,16 +65,17 @@ func newTokenizer(texts []string, scores []float64) *Tokenizer {
 		t.pieces[s] = piece{id: int32(i), runes: int32(rn), score: scores[i]}
 		t.maxRunes = max(t.maxRunes, rn)
 	}
+	t.trie = buildTrie(t.pieces)
 	return t
 }
 
 // tokState is the scratch space of one Encode call.
 type tokState struct {
-	offs    []int32 // byte offset of each rune, plus the end
-	best    []float64
-	words   []int32
-	matched []bool // a piece starts at this rune
-	rev     []int32
+	offs   []int32 // byte offset of each rune, plus the end
+	runeAt []int32 // by byte offset of a rune (or the end): its index
+	best   []float64
+	words  []int32
+	rev    []int32
 }
 
 // Encode appends text's piece ids to dst.
@@ -96,40 +100,48 @@ func (t *Tokenizer) encode(dst []int32, text string, st *tokState) []int32 {
 
 	best := grow(st.best, n+1)
 	words := grow(st.words, n+1)
-	matched := grow(st.matched, n+1)
+	runeAt := grow(st.runeAt, len(s)+1) // byte offset → rune index
 	clear(best)
 	clear(words)
-	clear(matched)
-	st.best, st.words, st.matched = best, words, matched
+	st.best, st.words, st.runeAt = best, words, runeAt
+	for i, o := range offs {
+		runeAt[o] = int32(i)
+	}
 
-	// Which positions does some piece start at? (Where none does, the
-	// reference's prefix search yields the one-rune unknown piece.)
-	for i := range n {
-		for l := 1; l <= t.maxRunes && i+l <= n; l++ {
-			if _, ok := t.pieces[s[offs[i]:offs[i+l]]]; ok {
-				matched[i] = true
+	// Viterbi, relaxing forward from each start position in turn: every
+	// piece that starts there (found by walking the trie along the text's
+	// bytes) offers its end a total. A position where no piece starts
+	// offers the one-rune unknown piece instead. best[start] is final when
+	// its turn comes, and each end sees its candidates by start position,
+	// ascending, as in the reference.
+	for start := range n {
+		from := best[start]
+		matched := false
+		node := int32(0)
+		for b := int(offs[start]); b < len(s); b++ {
+			node = t.trie.next(node, s[b])
+			if node < 0 {
 				break
 			}
-		}
-	}
-	// Viterbi, visiting the candidates that end at each position in the
-	// reference's order: by start position, ascending.
-	for end := 1; end <= n; end++ {
-		for l := min(t.maxRunes, end); l >= 1; l-- {
-			start := end - l
-			var score float64
-			var id int32
-			if p, ok := t.pieces[s[offs[start]:offs[end]]]; ok {
-				score, id = p.score, p.id
-			} else if l == 1 && !matched[start] {
-				score, id = 0, 0
-			} else {
+			pi := t.trie.nodes[node].piece
+			if pi < 0 {
 				continue
 			}
-			score += best[start]
-			if best[end] == 0 || score >= best[end] {
+			p := t.trie.pieces[pi]
+			end := int(runeAt[b+1])
+			if end-start > t.maxRunes {
+				break
+			}
+			matched = true
+			if score := from + p.score; best[end] == 0 || score >= best[end] {
 				best[end] = score
-				words[end] = id
+				words[end] = p.id
+			}
+		}
+		if !matched {
+			if end := start + 1; best[end] == 0 || from >= best[end] {
+				best[end] = from
+				words[end] = 0
 			}
 		}
 	}
@@ -161,4 +173,82 @@ func grow[T any](s []T, n int) []T {
 		return make([]T, n)
 	}
 	return s[:n]
+}
+
+// trie holds the vocabulary's pieces by their bytes. Node 0 is the root;
+// its children are found in a table, other nodes' in a short sorted list
+// of edges.
+type trie struct {
+	root   [256]int32 // the root's child per byte, -1 for none
+	nodes  []trieNode
+	edges  []trieEdge // each node's edges, sorted by byte, contiguous
+	pieces []piece
+}
+
+type trieNode struct {
+	piece      int32 // index into pieces of the piece ending here, or -1
+	first, end int32 // the node's edges: edges[first:end]
+}
+
+type trieEdge struct {
+	b     byte
+	child int32
+}
+
+// next returns the child of node along byte b, or -1.
+func (t *trie) next(node int32, b byte) int32 {
+	if node == 0 {
+		return t.root[b]
+	}
+	n := &t.nodes[node]
+	for _, e := range t.edges[n.first:n.end] {
+		if e.b == b {
+			return e.child
+		}
+		if e.b > b {
+			break
+		}
+	}
+	return -1
+}
+
+func buildTrie(pieces map[string]piece) trie {
+	// A map-based trie first, then flattened breadth first.
+	type tmp struct {
+		kids  map[byte]int
+		piece int32
+	}
+	nodes := []tmp{{kids: map[byte]int{}, piece: -1}}
+	var t trie
+	keys := slices.Sorted(maps.Keys(pieces))
+	for _, k := range keys {
+		cur := 0
+		for i := 0; i < len(k); i++ {
+			nx, ok := nodes[cur].kids[k[i]]
+			if !ok {
+				nx = len(nodes)
+				nodes = append(nodes, tmp{kids: map[byte]int{}, piece: -1})
+				nodes[cur].kids[k[i]] = nx
+			}
+			cur = nx
+		}
+		nodes[cur].piece = int32(len(t.pieces))
+		t.pieces = append(t.pieces, pieces[k])
+	}
+	t.nodes = make([]trieNode, len(nodes))
+	for i := range t.root {
+		t.root[i] = -1
+	}
+	for i, n := range nodes {
+		bs := slices.Sorted(maps.Keys(n.kids))
+		t.nodes[i] = trieNode{piece: n.piece, first: int32(len(t.edges))}
+		for _, b := range bs {
+			if i == 0 {
+				t.root[b] = int32(n.kids[b])
+			}
+			t.edges = append(t.edges, trieEdge{b: b, child: int32(n.kids[b])})
+		}
+		t.nodes[i].end = int32(len(t.edges))
+	}
+	return t
 }
