@@ -453,3 +453,95 @@ loop16:
 	VMOVUPS Z15, (DX)
 	VZEROUPPER
 	RET
+
+// func dotsFMA(q *float32, k *float32, ld int, n int, t int, out *float32)
+//
+// out[j] = Σ q[x]·k[j·ld+x] over x < n (a positive multiple of 16), for
+// j < t (positive): attention's logits of one query. Each sum is computed
+// exactly as dotFMA computes it.
+TEXT ·dotsFMA(SB), NOSPLIT, $0-48
+	MOVQ q+0(FP), R8
+	MOVQ k+8(FP), DI
+	MOVQ ld+16(FP), R9
+	MOVQ n+24(FP), R10
+	MOVQ t+32(FP), R11
+	MOVQ out+40(FP), DX
+	SHLQ $2, R9  // ld in bytes
+	SHRQ $4, R10 // blocks of 16
+
+dotsrow:
+	MOVQ   R8, SI
+	MOVQ   DI, AX
+	MOVQ   R10, CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+dotsloop:
+	VMOVUPS     (SI), Y2
+	VMOVUPS     32(SI), Y3
+	VFMADD231PS (AX), Y2, Y0
+	VFMADD231PS 32(AX), Y3, Y1
+	ADDQ        $64, SI
+	ADDQ        $64, AX
+	DECQ        CX
+	JNZ         dotsloop
+
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	MOVSS        X0, (DX)
+	ADDQ         $4, DX
+	ADDQ         R9, DI
+	DECQ         R11
+	JNZ          dotsrow
+	VZEROUPPER
+	RET
+
+// func wsumFMA(out *float32, v *float32, ld int, n int, t int, w *float32)
+//
+// out[x] = Σ w[j]·v[j·ld+x] over j < t (positive), for x < n (a positive
+// multiple of 32): attention's weighted values. Each output accumulates
+// from 0 in j order with FMA, as clearing out and calling axpyFMA for
+// each j does.
+TEXT ·wsumFMA(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DX
+	MOVQ v+8(FP), DI
+	MOVQ ld+16(FP), R9
+	MOVQ n+24(FP), R10
+	MOVQ t+32(FP), R11
+	MOVQ w+40(FP), R8
+	SHLQ $2, R9  // ld in bytes
+	SHRQ $5, R10 // chunks of 32
+
+wsumchunk:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   DI, AX
+	MOVQ   R8, SI
+	MOVQ   R11, CX
+
+wsumloop:
+	VBROADCASTSS (SI), Y4
+	VFMADD231PS  (AX), Y4, Y0
+	VFMADD231PS  32(AX), Y4, Y1
+	VFMADD231PS  64(AX), Y4, Y2
+	VFMADD231PS  96(AX), Y4, Y3
+	ADDQ         $4, SI
+	ADDQ         R9, AX
+	DECQ         CX
+	JNZ          wsumloop
+
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
+	VMOVUPS Y3, 96(DX)
+	ADDQ    $128, DX
+	ADDQ    $128, DI
+	DECQ    R10
+	JNZ     wsumchunk
+	VZEROUPPER
+	RET

@@ -5,8 +5,11 @@ package use
 const (
 	kernelName = "go"
 	use512     = false
-	useBF16    = false
 )
+
+// useBF16 is never set here (a variable so that tests can save and
+// restore it on every platform).
+var useBF16 = false
 
 func packTilesBF16(dst *uint32, a *float32, lda int, r int, kp int) {
 	panic("use: no bfloat16 kernel")
@@ -25,5 +28,9 @@ func kernel4x16(k int, a []float32, lda int, p []uint16, c []float32, ldc int, b
 }
 
 func dot(a, b []float32) float32 { return dotGo(a, b) }
+
+func dots(out, q, k []float32, ld int) { dotsGo(out, q, k, ld) }
+
+func wsum(out, v []float32, ld int, w []float32) { wsumGo(out, v, ld, w) }
 
 func axpy(y, x []float32, alpha float32) { axpyGo(y, x, alpha) }

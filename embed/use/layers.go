@@ -260,12 +260,10 @@ func attention(ctx []float32, qkv []float32, t, d, heads int, scale float32, log
 		qo, ko, vo := h*dh, d+h*dh, 2*d+h*dh
 		for i := range t {
 			q := qkv[i*ld+qo : i*ld+qo+dh]
+			dots(logits, q, qkv[ko:], ld)
 			m := float32(math.Inf(-1))
-			for j := range t {
-				kr := qkv[j*ld+ko : j*ld+ko+dh]
-				s := dot(q, kr)
-				logits[j] = s
-				m = max(m, s)
+			for _, l := range logits {
+				m = max(m, l)
 			}
 			var sum float32
 			for j, l := range logits {
@@ -273,14 +271,27 @@ func attention(ctx []float32, qkv []float32, t, d, heads int, scale float32, log
 				logits[j] = e
 				sum += e
 			}
-			out := ctx[i*d+h*dh : i*d+h*dh+dh]
-			clear(out)
 			inv := 1 / sum
-			for j, e := range logits {
-				wgt := e * inv
-				axpy(out, qkv[j*ld+vo:j*ld+vo+dh], wgt)
+			for j := range logits {
+				logits[j] *= inv
 			}
+			wsum(ctx[i*d+h*dh:i*d+h*dh+dh], qkv[vo:], ld, logits)
 		}
+	}
+}
+
+// dotsGo is the portable dots.
+func dotsGo(out, q, k []float32, ld int) {
+	for j := range out {
+		out[j] = dot(q, k[j*ld:j*ld+len(q)])
+	}
+}
+
+// wsumGo is the portable wsum.
+func wsumGo(out, v []float32, ld int, w []float32) {
+	clear(out)
+	for j, wj := range w {
+		axpy(out, v[j*ld:j*ld+len(out)], wj)
 	}
 }
 
