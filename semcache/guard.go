@@ -19,6 +19,7 @@ const (
 	GuardIdentifiers = "identifiers"
 	GuardEntities    = "entities"
 	GuardOrder       = "order"
+	GuardScript      = "script"
 )
 
 // GuardOptions configures the content guard (the `cache.guard:` section).
@@ -47,6 +48,13 @@ type GuardOptions struct {
 	// from, into, vs, than; spans of words exchanged around the same
 	// words). Default: false.
 	IgnoreOrder bool `yaml:"ignore_order"`
+	// IgnoreScript turns off the script rule (words written in a script
+	// other than Latin must be the same in both prompts). Turn it off only
+	// with a multilingual embedder: the built-in ones read English, and
+	// use-lite-en sees any run of Chinese, Japanese, Korean, Cyrillic...
+	// as one unknown token, so such prompts differing only there embed
+	// identically. Default: false.
+	IgnoreScript bool `yaml:"ignore_script"`
 }
 
 // Validate reports every problem at once. Every combination of switches
@@ -81,13 +89,18 @@ func NewGuard(o GuardOptions) *Guard { return &Guard{o: o} }
 //     pairs mentioned by both prompts on different sides (enable/disable,
 //     ascending/descending, add/remove...); a word in one prompt whose
 //     un-/dis-/in-/non-/de- form is in the other;
-//   - quotes: the texts in "...", '...' and `...`;
+//   - quotes: the texts in "...", '...' and `...` (a run of quote marks,
+//     ""...""), each of which must occur in the other prompt, quoted or
+//     not;
 //   - identifiers: snake_case, camelCase, dotted.names, paths, --flags,
 //     words with digits ("2FA", "python3"), code symbols ("C++", "a->b"),
 //     backticked text;
 //   - entities: capitalised words not at a sentence start and acronyms
 //     (Python, AWS, Paris), compared case-insensitively: each must occur,
 //     in any case, in the other prompt;
+//   - script: words with letters of a script other than Latin (東京,
+//     Привет, 심하잖아), compared exactly: English embedders cannot tell
+//     them apart;
 //   - order: the words after to/into/from, vs and than swapped between the
 //     prompts ("miles to km" vs "km to miles", "Python faster than Java"
 //     vs "Java faster than Python"), or two spans of words exchanged around
@@ -117,7 +130,7 @@ func (g *Guard) Check(cached, incoming string) (ok bool, reason string) {
 	if !o.IgnoreNegation && !gdSameNegation(a, b) {
 		return false, GuardNegation
 	}
-	if !o.IgnoreQuotes && !gdSameMultiset(a.quotes, b.quotes) {
+	if !o.IgnoreQuotes && !(gdQuotedIn(a.quotes, b.lower) && gdQuotedIn(b.quotes, a.lower)) {
 		return false, GuardQuotes
 	}
 	if !o.IgnoreIdentifiers && !gdSameIdentifiers(a, b) {
@@ -128,6 +141,9 @@ func (g *Guard) Check(cached, incoming string) (ok bool, reason string) {
 	}
 	if !o.IgnoreOrder && (gdSwapped(a, b) || gdExchanged(a.seq, b.seq)) {
 		return false, GuardOrder
+	}
+	if !o.IgnoreScript && !gdSameMultiset(a.foreign, b.foreign) {
+		return false, GuardScript
 	}
 	return true, ""
 }
@@ -165,6 +181,7 @@ type gdFeatures struct {
 	ents       []string
 	dirs       []gdDir
 	seq        []string // the words in order, articles left out
+	foreign    []string // words with a letter of a script other than Latin; sorted
 }
 
 func (f *gdFeatures) reset() {
@@ -180,6 +197,8 @@ func (f *gdFeatures) reset() {
 	clear(f.ents)
 	clear(f.dirs)
 	clear(f.seq)
+	clear(f.foreign)
+	f.foreign = f.foreign[:0]
 	f.words, f.wordSet, f.nums, f.negs = f.words[:0], f.wordSet[:0], f.nums[:0], f.negs[:0]
 	f.quotes, f.idents, f.tokens, f.ents = f.quotes[:0], f.idents[:0], f.tokens[:0], f.ents[:0]
 	f.ants, f.dirs, f.seq = f.ants[:0], f.dirs[:0], f.seq[:0]
@@ -228,6 +247,27 @@ func gdIsWordRune(r rune) bool {
 
 func gdIsDigit(c byte) bool { return '0' <= c && c <= '9' }
 
+// gdWordBefore reports whether the rune ending at s[:i] is a letter, digit
+// or mark ("x5", "é5"), not a symbol ("₹15,000", "€5").
+func gdWordBefore(s string, i int) bool {
+	if c := s[i-1]; c < utf8.RuneSelf {
+		return gdIsAlnumByte(c)
+	}
+	r, _ := utf8.DecodeLastRuneInString(s[:i])
+	return gdIsWordRune(r)
+}
+
+// gdForeign reports whether the word w has a letter of a script other
+// than Latin.
+func gdForeign(w string) bool {
+	for _, r := range w {
+		if r >= 0x250 && unicode.IsLetter(r) && !unicode.Is(unicode.Latin, r) {
+			return true
+		}
+	}
+	return false
+}
+
 func gdIsAlnumByte(c byte) bool {
 	return gdIsDigit(c) || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || c >= utf8.RuneSelf
 }
@@ -259,6 +299,7 @@ func (f *gdFeatures) extract(prompt string) {
 	slices.Sort(f.quotes)
 	slices.Sort(f.idents)
 	slices.Sort(f.tokens)
+	slices.Sort(f.foreign)
 }
 
 // scanWords splits the prompt into words and extracts the word-level
@@ -302,6 +343,9 @@ func (f *gdFeatures) scanWords() {
 			break
 		}
 		w := gdWord{s: low[i:j], sentStart: sentStart}
+		if gdForeign(w.s) {
+			f.foreign = append(f.foreign, w.s)
+		}
 		if f.isEntity(src[i:j], w) {
 			f.ents = append(f.ents, w.s)
 		}
@@ -463,7 +507,7 @@ var gdCommonWords = func() map[string]bool {
 func (f *gdFeatures) scanNumbers() {
 	s := f.lower
 	for i := 0; i < len(s); i++ {
-		if !gdIsDigit(s[i]) || (i > 0 && (gdIsAlnumByte(s[i-1]) || s[i-1] == '_')) {
+		if !gdIsDigit(s[i]) || (i > 0 && (s[i-1] == '_' || gdWordBefore(s, i))) {
 			continue
 		}
 		start := i
@@ -524,6 +568,13 @@ func (f *gdFeatures) scanQuotes() {
 			open := string(c)
 			if c == '`' && strings.HasPrefix(s[i:], "```") {
 				open = "```"
+			} else if c == '"' {
+				// A run of quotes opens and closes as one: ""text"".
+				n := 1
+				for i+n < len(s) && s[i+n] == '"' {
+					n++
+				}
+				open = s[i : i+n]
 			}
 			end := strings.Index(s[i+len(open):], open)
 			if end < 0 {
@@ -701,6 +752,41 @@ func gdSameIdentifiers(a, b *gdFeatures) bool {
 		}
 	}
 	return true
+}
+
+// gdQuotedIn reports whether every quoted text of qs occurs in the other
+// prompt's lower-cased text, quoted or not (`"real love"` against `real
+// love`), on word boundaries.
+func gdQuotedIn(qs []string, lower string) bool {
+	for _, q := range qs {
+		if !gdContainsWord(lower, q) {
+			return false
+		}
+	}
+	return true
+}
+
+// gdContainsWord reports whether s contains w not preceded or followed by
+// a word rune.
+func gdContainsWord(s, w string) bool {
+	for off := 0; ; {
+		i := strings.Index(s[off:], w)
+		if i < 0 {
+			return false
+		}
+		i += off
+		j := i + len(w)
+		before := i > 0 && gdWordBefore(s, i)
+		after := false
+		if j < len(s) {
+			r, _ := utf8.DecodeRuneInString(s[j:])
+			after = gdIsWordRune(r)
+		}
+		if !before && !after {
+			return true
+		}
+		off = i + 1
+	}
 }
 
 // gdAllIn reports whether every string of xs is in the sorted set.
@@ -973,6 +1059,30 @@ var gdAntonyms = func() map[string]uint16 {
 		{"up", "down"},
 		{"in", "out"},
 		{"with", "without"},
+		{"long longer longest", "short shorter shortest"},
+		{"cheap cheaper cheapest", "expensive costly"},
+		{"most", "least"},
+		{"early earlier earliest", "late later latest"},
+		{"hot hotter hottest", "cold colder coldest"},
+		{"strong stronger strongest", "weak weaker weakest"},
+		{"rich richer richest", "poor poorer poorest"},
+		{"win wins won winning", "lose loses lost losing"},
+		{"love loves loved", "hate hates hated"},
+		{"male males", "female females"},
+		{"man men", "woman women"},
+		{"husband husbands", "wife wives"},
+		{"boyfriend boyfriends", "girlfriend girlfriends"},
+		{"north northern", "south southern"},
+		{"east eastern", "west western"},
+		{"beginner beginners", "advanced expert experts"},
+		{"legal", "illegal"},
+		{"success successful", "failure unsuccessful"},
+		{"past", "future"},
+		{"liberal liberals", "conservative conservatives"},
+		{"democrat democrats", "republican republicans"},
+		{"theist theists", "atheist atheists"},
+		{"employee employees", "employer employers"},
+		{"student students", "teacher teachers"},
 	}
 	m := map[string]uint16{}
 	for i, p := range pairs {

@@ -58,6 +58,21 @@ func TestGuardRejects(t *testing.T) {
 		{"is python3 installed", "is python2 installed", GuardIdentifiers},
 		{"what is C++ used for", "what is C# used for", GuardIdentifiers},
 		{"explain x != y", "explain x == y", GuardIdentifiers},
+		// Numbers after a currency symbol.
+		{"best phone under ₹15,000", "best phone under ₹20,000", GuardNumbers},
+		{"a ticket for €5", "a ticket for €50", GuardNumbers},
+		// A run of quote marks opens and closes one quote.
+		{`What does ""shimatta"" mean?`, `What does ""sai"" mean?`, GuardQuotes},
+		// Antonyms of comparison and of people.
+		{"Which carrier has the shortest waiting period?", "Which carrier has the longest waiting period?", GuardNegation},
+		{"Who is the richest professor at MIT?", "Who is the poorest professor at MIT?", GuardNegation},
+		{"What attracts introverted men?", "What attracts introverted women?", GuardNegation},
+		{"What is the least useful thing you bought?", "What is the most useful thing you bought?", GuardNegation},
+		{"How do I keep my boyfriend happy?", "How do I keep my girlfriend happy?", GuardNegation},
+		// Words the English embedders cannot read.
+		{"What does 심하잖아 mean?", "What does 任せてほしい mean?", GuardScript},
+		{"How do I translate 意思意思 into English?", "How do I translate 扣帽子 into English?", GuardScript},
+		{"Что такое любовь?", "Что такое жизнь?", GuardScript},
 	}
 	for _, c := range cases {
 		for _, pair := range [][2]string{{c.a, c.b}, {c.b, c.a}} {
@@ -104,6 +119,12 @@ func TestGuardAllows(t *testing.T) {
 		{"How can I get a girlfriend if I am shy and socially awkward?", "How can I get a girlfriend if I am socially awkward and shy?"},
 		{"Should I choose my girlfriend or overseas education?", "Should I choose my overseas education or girlfriend?"},
 		{"How can I earn money easily online?", "How can I earn money online easily?"},
+		// A quoted text against the same text unquoted.
+		{`Is Marxism a ""practical philosophy""?`, "Is Marxism a practical philosophy?"},
+		{"What is the difference between infatuation and real love?", `What is the difference between infatuation and "real love"?`},
+		// The same foreign words, and prices written the same way.
+		{"What does 心中 mean?", "What is the meaning of 心中?"},
+		{"best phone under ₹15,000", "the best phone under ₹15,000"},
 	}
 	for _, c := range cases {
 		for _, pair := range [][2]string{{c[0], c[1]}, {c[1], c[0]}} {
