@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/semgate/semgate/embed"
@@ -106,7 +108,9 @@ type qqpPair struct {
 // the first questions of duplicate pairs (held out of the index, whose
 // other question is stored); the index holds every other distinct
 // question, up to n.
-func textData(path string, seed uint64, n, dim, nq int) (*dataset, error) {
+// textData embeds the QQP questions (at most n) for the text dataset; with
+// augment, edited variants of them fill the base up to n (textaug).
+func textData(path string, seed uint64, n, dim, nq int, augment bool) (*dataset, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -147,6 +151,11 @@ func textData(path string, seed uint64, n, dim, nq int) (*dataset, error) {
 			}
 		}
 	}
+	name, distinct := "text", len(texts)
+	if augment {
+		name = "textaug"
+		texts = augmentTexts(texts, n, seed, seen)
+	}
 	e, err := embed.New(embed.Options{Dimensions: dim, CacheSize: -1})
 	if err != nil {
 		return nil, err
@@ -159,10 +168,58 @@ func textData(path string, seed uint64, n, dim, nq int) (*dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &dataset{
-		name: "text", dim: dim, base: base, recallQ: qs, latQ: qs,
-		note: fmt.Sprintf("%d distinct QQP questions (%s), %d held-out paraphrase queries", len(texts), e.ID(), len(qs)),
-	}, nil
+	note := fmt.Sprintf("%d distinct QQP questions (%s), %d held-out paraphrase queries", len(texts), e.ID(), len(qs))
+	if augment {
+		note = fmt.Sprintf("%d distinct QQP questions and %d edited variants of them (%s), %d held-out paraphrase queries",
+			distinct, len(texts)-distinct, e.ID(), len(qs))
+	}
+	return &dataset{name: name, dim: dim, base: base, recallQ: qs, latQ: qs, note: note}, nil
+}
+
+// augmentTexts appends edited variants of texts until there are n: each
+// variant is a random question with one to three edits (a word dropped,
+// replaced by a word from another question, or swapped with its
+// neighbour), the way prompts near-duplicate each other in cache traffic.
+// Variants already present are skipped.
+func augmentTexts(texts []string, n int, seed uint64, seen map[string]bool) []string {
+	if len(texts) == 0 {
+		return texts
+	}
+	r := rand.New(rand.NewPCG(seed, 11))
+	words := make([][]string, len(texts))
+	for i, t := range texts {
+		words[i] = strings.Fields(t)
+	}
+	out := texts
+	for tries := 0; len(out) < n && tries < 20*n; tries++ {
+		src := words[r.IntN(len(words))]
+		if len(src) < 3 {
+			continue
+		}
+		w := slices.Clone(src)
+		for range 1 + r.IntN(3) {
+			i := r.IntN(len(w))
+			switch r.IntN(3) {
+			case 0:
+				if len(w) > 2 {
+					w = slices.Delete(w, i, i+1)
+				}
+			case 1:
+				other := words[r.IntN(len(words))]
+				w[i] = other[r.IntN(len(other))]
+			case 2:
+				if i+1 < len(w) {
+					w[i], w[i+1] = w[i+1], w[i]
+				}
+			}
+		}
+		t := strings.Join(w, " ")
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func embedAll(e embed.Embedder, texts []string) ([][]float32, error) {

@@ -52,7 +52,7 @@ func main() {
 	var c config
 	ns := flag.String("n", "100000", "comma-separated index sizes")
 	dims := flag.String("dims", "256", "comma-separated dimensions")
-	ds := flag.String("datasets", "random,neardup,text", "comma-separated datasets: random, neardup, text")
+	ds := flag.String("datasets", "random,neardup,text", "comma-separated datasets: random, neardup, text, textaug (text with edited variants up to N)")
 	impls := flag.String("impls", "semgate,coder,flat", "comma-separated implementations: semgate, coder, flat")
 	flag.StringVar(&c.qqp, "qqp", "../../../shared/data/qqp_dev.jsonl", "QQP JSONL file for the text dataset (skipped if absent)")
 	flag.IntVar(&c.recallQ, "recall-queries", 300, "queries for recall against brute force")

@@ -53,29 +53,34 @@ func runScenario(c *config) report {
 				rep.Rows = append(rep.Rows, runBase(c, "random", dim, base, sets)...)
 				base = nil
 			}
-			if want["text"] {
+			for _, name := range []string{"text", "textaug"} {
+				if !want[name] {
+					continue
+				}
 				if _, err := os.Stat(c.qqp); err != nil {
-					log.Printf("text dataset skipped: %v", err)
-					rep.Notes = append(rep.Notes, fmt.Sprintf("text dataset skipped: %v", err))
-					want["text"] = false
+					log.Printf("%s dataset skipped: %v", name, err)
+					rep.Notes = append(rep.Notes, fmt.Sprintf("%s dataset skipped: %v", name, err))
+					want[name] = false
 					continue
 				}
 				start := time.Now()
-				ds, err := textData(c.qqp, c.seed, n, dim, max(c.recallQ, c.latQ))
+				ds, err := textData(c.qqp, c.seed, n, dim, max(c.recallQ, c.latQ), name == "textaug")
 				if err != nil {
-					log.Printf("text dataset skipped: %v", err)
-					rep.Notes = append(rep.Notes, fmt.Sprintf("text dataset skipped: %v", err))
-					want["text"] = false
+					log.Printf("%s dataset skipped: %v", name, err)
+					rep.Notes = append(rep.Notes, fmt.Sprintf("%s dataset skipped: %v", name, err))
+					want[name] = false
 					continue
 				}
-				if textNs[len(ds.base)*10000+dim] {
-					continue // capped at the data's size: already measured
+				if name == "text" {
+					if textNs[len(ds.base)*10000+dim] {
+						continue // capped at the data's size: already measured
+					}
+					textNs[len(ds.base)*10000+dim] = true
 				}
-				textNs[len(ds.base)*10000+dim] = true
-				log.Printf("dim %d: text: %s, embedded in %v", dim, ds.note, time.Since(start).Round(time.Millisecond))
-				rep.Notes = append(rep.Notes, fmt.Sprintf("text, dim %d: %s", dim, ds.note))
-				sets := []*querySet{{name: "text", recallQ: ds.recallQ[:min(c.recallQ, len(ds.recallQ))], latQ: ds.latQ}}
-				rep.Rows = append(rep.Rows, runBase(c, "text", dim, ds.base, sets)...)
+				log.Printf("dim %d: %s: %s, embedded in %v", dim, name, ds.note, time.Since(start).Round(time.Millisecond))
+				rep.Notes = append(rep.Notes, fmt.Sprintf("%s, dim %d: %s", name, dim, ds.note))
+				sets := []*querySet{{name: name, recallQ: ds.recallQ[:min(c.recallQ, len(ds.recallQ))], latQ: ds.latQ}}
+				rep.Rows = append(rep.Rows, runBase(c, name, dim, ds.base, sets)...)
 			}
 		}
 	}
