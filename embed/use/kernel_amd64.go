@@ -167,19 +167,13 @@ func hasAVX2FMA() bool {
 }
 
 //go:noescape
-func dotFMA(a, b *float32, n int) float32
-
-//go:noescape
-func axpyFMA(y, x *float32, alpha float32, n int)
-
-//go:noescape
 func dotsFMA(q *float32, k *float32, ld int, n int, t int, out *float32)
 
 //go:noescape
 func wsumFMA(out *float32, v *float32, ld int, n int, t int, w *float32)
 
 // dots sets out[j] = q·k[j*ld : j*ld+len(q)] for j < len(out) (len(q) a
-// multiple of 16), each as dot computes it.
+// multiple of 16).
 func dots(out, q, k []float32, ld int) {
 	t, n := len(out), len(q)
 	if !useFMA || t == 0 || n == 0 {
@@ -191,8 +185,7 @@ func dots(out, q, k []float32, ld int) {
 }
 
 // wsum sets out = Σ w[j]·v[j*ld : j*ld+len(out)] over j < len(w)
-// (len(out) a multiple of 32), as clearing out and calling axpy for each
-// j does.
+// (len(out) a multiple of 32), accumulating in j order.
 func wsum(out, v []float32, ld int, w []float32) {
 	t, n := len(w), len(out)
 	if !useFMA || t == 0 || n == 0 {
@@ -201,23 +194,4 @@ func wsum(out, v []float32, ld int, w []float32) {
 	}
 	_ = v[(t-1)*ld+n-1]
 	wsumFMA(&out[0], &v[0], ld, n, t, &w[0])
-}
-
-// dot returns Σ a[i]·b[i] (len(a) == len(b), a multiple of 16).
-func dot(a, b []float32) float32 {
-	if !useFMA || len(a) == 0 {
-		return dotGo(a, b)
-	}
-	_ = b[len(a)-1]
-	return dotFMA(&a[0], &b[0], len(a))
-}
-
-// axpy sets y[i] += alpha·x[i] (len(y) == len(x), a multiple of 16).
-func axpy(y, x []float32, alpha float32) {
-	if !useFMA || len(y) == 0 {
-		axpyGo(y, x, alpha)
-		return
-	}
-	_ = x[len(y)-1]
-	axpyFMA(&y[0], &x[0], alpha, len(y))
 }

@@ -95,61 +95,6 @@ TEXT ·xgetbv(SB), NOSPLIT, $0-8
 	MOVL DX, edx+4(FP)
 	RET
 
-// func dotFMA(a, b *float32, n int) float32
-//
-// Σ a[i]·b[i] for n a positive multiple of 16, in four interleaved 8-lane
-// partial sums.
-TEXT ·dotFMA(SB), NOSPLIT, $0-28
-	MOVQ   a+0(FP), SI
-	MOVQ   b+8(FP), DI
-	MOVQ   n+16(FP), CX
-	SHRQ   $4, CX
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-
-dotloop:
-	VMOVUPS     (SI), Y2
-	VMOVUPS     32(SI), Y3
-	VFMADD231PS (DI), Y2, Y0
-	VFMADD231PS 32(DI), Y3, Y1
-	ADDQ        $64, SI
-	ADDQ        $64, DI
-	DECQ        CX
-	JNZ         dotloop
-
-	VADDPS       Y1, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS       X1, X0, X0
-	VHADDPS      X0, X0, X0
-	VHADDPS      X0, X0, X0
-	VZEROUPPER
-	MOVSS        X0, ret+24(FP)
-	RET
-
-// func axpyFMA(y, x *float32, alpha float32, n int)
-//
-// y[i] += alpha·x[i] for n a positive multiple of 16.
-TEXT ·axpyFMA(SB), NOSPLIT, $0-32
-	MOVQ         y+0(FP), DI
-	MOVQ         x+8(FP), SI
-	VBROADCASTSS alpha+16(FP), Y0
-	MOVQ         n+24(FP), CX
-	SHRQ         $4, CX
-
-axpyloop:
-	VMOVUPS     (DI), Y1
-	VMOVUPS     32(DI), Y2
-	VFMADD231PS (SI), Y0, Y1
-	VFMADD231PS 32(SI), Y0, Y2
-	VMOVUPS     Y1, (DI)
-	VMOVUPS     Y2, 32(DI)
-	ADDQ        $64, SI
-	ADDQ        $64, DI
-	DECQ        CX
-	JNZ         axpyloop
-	VZEROUPPER
-	RET
-
 // func kernel4x16AVX512(k int, a *float32, p *uint16, c *float32, ldc int, bias *float32)
 //
 // 4 rows times the packed panel p (k rows of 16 float16 values) into
@@ -457,8 +402,8 @@ loop16:
 // func dotsFMA(q *float32, k *float32, ld int, n int, t int, out *float32)
 //
 // out[j] = Σ q[x]·k[j·ld+x] over x < n (a positive multiple of 16), for
-// j < t (positive): attention's logits of one query. Each sum is computed
-// exactly as dotFMA computes it.
+// j < t (positive): attention's logits of one query, each summed in
+// two 8-lane accumulators.
 TEXT ·dotsFMA(SB), NOSPLIT, $0-48
 	MOVQ q+0(FP), R8
 	MOVQ k+8(FP), DI
@@ -503,8 +448,7 @@ dotsloop:
 //
 // out[x] = Σ w[j]·v[j·ld+x] over j < t (positive), for x < n (a positive
 // multiple of 32): attention's weighted values. Each output accumulates
-// from 0 in j order with FMA, as clearing out and calling axpyFMA for
-// each j does.
+// from 0 in j order with FMA.
 TEXT ·wsumFMA(SB), NOSPLIT, $0-48
 	MOVQ out+0(FP), DX
 	MOVQ v+8(FP), DI

@@ -27,10 +27,6 @@ func kernel4x16(k int, a []float32, lda int, p []uint16, c []float32, ldc int, b
 	kernel4x16Go(k, a, lda, p, c, ldc, bias)
 }
 
-func dot(a, b []float32) float32 { return dotGo(a, b) }
-
 func dots(out, q, k []float32, ld int) { dotsGo(out, q, k, ld) }
 
 func wsum(out, v []float32, ld int, w []float32) { wsumGo(out, v, ld, w) }
-
-func axpy(y, x []float32, alpha float32) { axpyGo(y, x, alpha) }

@@ -283,7 +283,7 @@ func attention(ctx []float32, qkv []float32, t, d, heads int, scale float32, log
 // dotsGo is the portable dots.
 func dotsGo(out, q, k []float32, ld int) {
 	for j := range out {
-		out[j] = dot(q, k[j*ld:j*ld+len(q)])
+		out[j] = dotGo(q, k[j*ld:j*ld+len(q)])
 	}
 }
 
@@ -291,7 +291,7 @@ func dotsGo(out, q, k []float32, ld int) {
 func wsumGo(out, v []float32, ld int, w []float32) {
 	clear(out)
 	for j, wj := range w {
-		axpy(out, v[j*ld:j*ld+len(out)], wj)
+		axpyGo(out, v[j*ld:j*ld+len(out)], wj)
 	}
 }
 
