@@ -81,7 +81,7 @@ var f16 = func() *[1 << 16]float32 {
 
 // matMul sets c = a·w + bias for n rows (n a multiple of rowBlock): a is
 // n×w.k with row stride lda, c is n×w.m with row stride ldc. pack is
-// scratch for the AVX-512 kernels' packed rows. Each output element is the
+// scratch for the AVX-512 and bfloat16 kernels' packed rows. Each output element is the
 // same, bit for bit, whichever kernel computes its row.
 func matMul(c []float32, ldc int, a []float32, lda int, n int, w *matrix, bias []float32, pack *packBuf) {
 	k := w.k
@@ -147,7 +147,8 @@ type packBuf struct {
 }
 
 // bfTile is the number of bfloat16 pairs of one row stored together by
-// packRowsBF16 (the kernels' addressing depends on it).
+// packRowsBF16; the generated kernels address the tiles with it, so it
+// must equal internal/genbf16's tile.
 const bfTile = 8
 
 // packRowsBF16 rounds n rows of a to bfloat16 and packs them into dst in
