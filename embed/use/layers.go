@@ -81,8 +81,9 @@ var f16 = func() *[1 << 16]float32 {
 
 // matMul sets c = a·w + bias for n rows (n a multiple of rowBlock): a is
 // n×w.k with row stride lda, c is n×w.m with row stride ldc. pack is
-// scratch for the AVX-512 and bfloat16 kernels' packed rows. Each output element is the
-// same, bit for bit, whichever kernel computes its row.
+// scratch for the AVX-512 and bfloat16 kernels' packed rows. With one
+// kind of weights (float16 or bfloat16), each output element is the same,
+// bit for bit, whichever row block or kernel computes its row.
 func matMul(c []float32, ldc int, a []float32, lda int, n int, w *matrix, bias []float32, pack *packBuf) {
 	k := w.k
 	if w.bp != nil {
