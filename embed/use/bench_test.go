@@ -22,12 +22,16 @@ var prompts30 = []string{
 }
 
 // BenchmarkEmbed30Words embeds one 30-word prompt per call on the calling
-// goroutine (run with -cpu 1) and reports the latency's percentiles.
+// goroutine (run with -cpu 1) and reports the latency's percentiles, for
+// each kind of kernel this CPU runs (bfloat16, where it has AVX512_BF16,
+// and float32).
 func BenchmarkEmbed30Words(b *testing.B) {
-	e, err := New(Options{Workers: 1})
-	if err != nil {
-		b.Fatal(err)
+	for _, k := range kernelKinds(b) {
+		b.Run(k.name, func(b *testing.B) { benchEmbed30(b, k.e) })
 	}
+}
+
+func benchEmbed30(b *testing.B, e *Embedder) {
 	in := make([][]string, len(prompts30))
 	for i, p := range prompts30 {
 		in[i] = []string{p}
