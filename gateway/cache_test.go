@@ -492,3 +492,30 @@ func TestAdminCache(t *testing.T) {
 		t.Fatal("flush by model")
 	}
 }
+
+// TestCacheUseLiteForeignWords: with the built-in neural encoder (the
+// shipped default), a paraphrase hits, but questions that differ only in
+// words of a non-Latin script, which use-lite-en reads as one unknown
+// token (cosine 1.0 between them), never share an answer.
+func TestCacheUseLiteForeignWords(t *testing.T) {
+	up, url := newCountingMock(t, 0)
+	ts := newTestServer(t, cacheConfig(url, "embed:\n  model: use-lite-en\n"), nil)
+	_, first := chat(t, ts, chatBody("How do I reset my password?"))
+	r, second := chat(t, ts, chatBody("How can I reset my password?"))
+	if r.Header.Get("X-Semgate-Cache") != "hit-semantic" || second != first {
+		t.Fatalf("paraphrase: cache %q", r.Header.Get("X-Semgate-Cache"))
+	}
+	for _, p := range [][2]string{
+		{"What does 심하잖아 mean?", "What does 任せてほしい mean?"},
+		{"How do I translate 意思意思 into English?", "How do I translate 扣帽子 into English?"},
+	} {
+		_, a := chat(t, ts, chatBody(p[0]))
+		r, b := chat(t, ts, chatBody(p[1]))
+		if got := r.Header.Get("X-Semgate-Cache"); got != "miss" || a == b {
+			t.Errorf("%q after %q: cache %q (similarity %s)", p[1], p[0], got, r.Header.Get("X-Semgate-Similarity"))
+		}
+	}
+	if want := int32(5); up.calls.Load() != want {
+		t.Fatalf("upstream calls %d, want %d", up.calls.Load(), want)
+	}
+}
