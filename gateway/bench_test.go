@@ -69,3 +69,22 @@ func BenchmarkDecodeRequest(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkChatCacheHitSemantic: a paraphrase of a cached request served
+// by a semantic hit with the built-in neural encoder (the shipped
+// default), its embedding cache off so that every request embeds: the
+// whole semantic path (embed, index search, guard, replay).
+func BenchmarkChatCacheHitSemantic(b *testing.B) {
+	h := benchServer(b, "embed:\n  model: use-lite-en\n  cache_size: -1\n")
+	para := strings.Replace(benchBody, "reasons to use a semantic cache", "reasons for using a semantic cache", 1)
+	for i, body := range []string{benchBody, para} {
+		req := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if got := w.Header().Get("X-Semgate-Cache"); w.Code != 200 || (i == 1 && got != "hit-semantic") {
+			b.Fatalf("request %d: status %d, cache %q", i, w.Code, got)
+		}
+	}
+	runBench(b, h, para)
+}
