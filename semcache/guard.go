@@ -198,10 +198,9 @@ func (f *gdFeatures) reset() {
 	clear(f.dirs)
 	clear(f.seq)
 	clear(f.foreign)
-	f.foreign = f.foreign[:0]
 	f.words, f.wordSet, f.nums, f.negs = f.words[:0], f.wordSet[:0], f.nums[:0], f.negs[:0]
 	f.quotes, f.idents, f.tokens, f.ents = f.quotes[:0], f.idents[:0], f.tokens[:0], f.ents[:0]
-	f.ants, f.dirs, f.seq = f.ants[:0], f.dirs[:0], f.seq[:0]
+	f.ants, f.dirs, f.seq, f.foreign = f.ants[:0], f.dirs[:0], f.seq[:0], f.foreign[:0]
 }
 
 // gdLower lower-cases s keeping every byte offset (a rune whose lower case
@@ -1075,8 +1074,7 @@ var gdAntonyms = func() map[string]uint16 {
 		{"north northern", "south southern"},
 		{"east eastern", "west western"},
 		{"beginner beginners", "advanced expert experts"},
-		{"legal", "illegal"},
-		{"success successful", "failure unsuccessful"},
+		{"success successful", "failure"},
 		{"past", "future"},
 		{"liberal liberals", "conservative conservatives"},
 		{"democrat democrats", "republican republicans"},

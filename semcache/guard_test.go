@@ -69,6 +69,7 @@ func TestGuardRejects(t *testing.T) {
 		{"What attracts introverted men?", "What attracts introverted women?", GuardNegation},
 		{"What is the least useful thing you bought?", "What is the most useful thing you bought?", GuardNegation},
 		{"How do I keep my boyfriend happy?", "How do I keep my girlfriend happy?", GuardNegation},
+		{"Is it legal to record a phone call?", "Is it illegal to record a phone call?", GuardNegation},
 		// Words the English embedders cannot read.
 		{"What does 심하잖아 mean?", "What does 任せてほしい mean?", GuardScript},
 		{"How do I translate 意思意思 into English?", "How do I translate 扣帽子 into English?", GuardScript},

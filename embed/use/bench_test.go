@@ -122,7 +122,7 @@ func TestPromptTokens(t *testing.T) {
 func BenchmarkDecodeWeights(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := decode(weightFile); err != nil {
+		if _, err := decode(weightFile, useBF16); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -5,11 +5,8 @@ package use
 const (
 	kernelName = "go"
 	use512     = false
+	useBF16    = false
 )
-
-// useBF16 is never set here (a variable so that tests can save and
-// restore it on every platform).
-var useBF16 = false
 
 func packTilesBF16(dst *uint32, a *float32, lda int, r int, kp int) {
 	panic("use: no bfloat16 kernel")

@@ -13,12 +13,8 @@ type kernelKind struct {
 	e    *Embedder
 }
 
-var float32Weights = sync.OnceValues(func() (*weights, error) {
-	old := useBF16
-	useBF16 = false // the float16 panels of the float32 kernels
-	defer func() { useBF16 = old }()
-	return decode(weightFile)
-})
+// float32Weights are the weights packed for the float32 kernels.
+var float32Weights = sync.OnceValues(func() (*weights, error) { return decode(weightFile, false) })
 
 // kernelKinds returns the default Embedder and, where the default uses
 // the bfloat16 kernels, one on the float32 kernels too.

@@ -21,14 +21,14 @@ const (
 type matrix struct {
 	k, m int
 	p    []uint16 // [m/panel][k][panel] float16; nil when bp is used
-	bp   []uint32 // [m/panel][k/2][panel] bfloat16 pairs (rows 2i, 2i+1); nil unless useBF16
+	bp   []uint32 // [m/panel][k/2][panel] bfloat16 pairs (rows 2i, 2i+1); nil for the float32 kernels
 }
 
-func packMatrix(w []float32, k, m int) *matrix {
+func packMatrix(w []float32, k, m int, bf16 bool) *matrix {
 	if m%panel != 0 {
 		panic("use: matrix width not a multiple of the panel width")
 	}
-	if useBF16 {
+	if bf16 {
 		return packMatrixBF16(w, k, m)
 	}
 	mat := &matrix{k: k, m: m, p: make([]uint16, k*m)}
@@ -162,19 +162,9 @@ func packRowsBF16(dst []uint32, a []float32, lda, n, k int) {
 	kp := k / 2
 	for b := 0; b < n; b += 16 {
 		r := min(16, n-b)
-		blk := dst[b*kp : (b+r)*kp]
-		if useBF16 {
-			_ = a[(b+r-1)*lda+k-1]
-			packTilesBF16(&blk[0], &a[b*lda], lda, r, kp)
-			continue
-		}
-		for i := range r {
-			row := a[(b+i)*lda : (b+i)*lda+k]
-			for p := range kp {
-				t, q := p/bfTile, p%bfTile
-				blk[t*r*bfTile+i*bfTile+q] = uint32(toBF16(row[2*p])) | uint32(toBF16(row[2*p+1]))<<16
-			}
-		}
+		_ = dst[(b+r)*kp-1]
+		_ = a[(b+r-1)*lda+k-1]
+		packTilesBF16(&dst[b*kp], &a[b*lda], lda, r, kp)
 	}
 }
 

@@ -66,11 +66,13 @@ var (
 
 // load decodes the embedded weight file once.
 func load() (*weights, error) {
-	loadOnce.Do(func() { loaded, loadErr = decode(weightFile) })
+	loadOnce.Do(func() { loaded, loadErr = decode(weightFile, useBF16) })
 	return loaded, loadErr
 }
 
-func decode(b []byte) (*weights, error) {
+// decode decodes a weight file, packing the matrices for the bfloat16
+// kernels when bf16 is set and for the float32 kernels otherwise.
+func decode(b []byte, bf16 bool) (*weights, error) {
 	f, err := wfile.Decode(b)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrWeights, err)
@@ -132,23 +134,23 @@ func decode(b []byte) (*weights, error) {
 		l.dIn = modelDim
 		if i == 0 {
 			l.dIn = embDim
-			l.res = packMatrix(get("l0.res.w", embDim, modelDim), embDim, modelDim)
+			l.res = packMatrix(get("l0.res.w", embDim, modelDim), embDim, modelDim, bf16)
 			l.resB = get("l0.res.b", modelDim)
 		}
 		l.heads = numHeads
 		l.scale = float32(1 / math.Sqrt(float64(l.dIn/numHeads)))
 		l.ln1s, l.ln1b = get(p+"ln1.s", l.dIn), get(p+"ln1.b", l.dIn)
-		l.qkv = packMatrix(get(p+"qkv.w", l.dIn, 3*l.dIn), l.dIn, 3*l.dIn)
+		l.qkv = packMatrix(get(p+"qkv.w", l.dIn, 3*l.dIn), l.dIn, 3*l.dIn, bf16)
 		l.qkvB = get(p+"qkv.b", 3*l.dIn)
-		l.out = packMatrix(get(p+"out.w", l.dIn, modelDim), l.dIn, modelDim)
+		l.out = packMatrix(get(p+"out.w", l.dIn, modelDim), l.dIn, modelDim, bf16)
 		l.outB = get(p+"out.b", modelDim)
 		l.ln2s, l.ln2b = get(p+"ln2.s", modelDim), get(p+"ln2.b", modelDim)
-		l.ffn1 = packMatrix(get(p+"ff1.w", modelDim, ffnDim), modelDim, ffnDim)
+		l.ffn1 = packMatrix(get(p+"ff1.w", modelDim, ffnDim), modelDim, ffnDim, bf16)
 		l.ffn1B = get(p+"ff1.b", ffnDim)
-		l.ffn2 = packMatrix(get(p+"ff2.w", ffnDim, modelDim), ffnDim, modelDim)
+		l.ffn2 = packMatrix(get(p+"ff2.w", ffnDim, modelDim), ffnDim, modelDim, bf16)
 		l.ffn2B = get(p+"ff2.b", modelDim)
 	}
-	w.pool = packMatrix(get("pool.w", modelDim, modelDim), modelDim, modelDim)
+	w.pool = packMatrix(get("pool.w", modelDim, modelDim), modelDim, modelDim, bf16)
 	w.poolB = get("pool.b", modelDim)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %v", ErrWeights, errs)
