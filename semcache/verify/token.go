@@ -1,0 +1,631 @@
+package verify
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// kind is a token's class.
+type kind uint8
+
+const (
+	kWord  kind = iota // letters, with apostrophes or hyphens inside
+	kNum               // digits, with . , : / between digits and an ordinal suffix
+	kSym               // any other visible character, one per token
+	kPunct             // sentence punctuation outside code and quotes: . , ; : ! ? … and dashes
+)
+
+// wsKind is the white space before a token.
+type wsKind uint8
+
+const (
+	wsNone  wsKind = iota // adjacent
+	wsSpace               // spaces or tabs
+	wsLine                // one line break (and any spaces)
+	wsPara                // two or more line breaks
+)
+
+// token is one unit of a prompt.
+type token struct {
+	raw string // as written (for words from a contraction, the expansion)
+	key string // alignment key: the lowercase form of words, raw otherwise
+	ws  string // the white space before it, as written
+	// exact: inside code (backticks), a quoted span, or a code-like chunk
+	// (an identifier, a path, a regular expression...): case, spacing and
+	// every character count.
+	exact bool
+	// quoted: inside quotes or backticks.
+	quoted bool
+	// start: the first word of a sentence.
+	start bool
+	// contracted: produced by expanding a contraction ("don't" → do not).
+	contracted bool
+	kind       kind
+	wsk        wsKind
+	pos        int // byte offset in the prompt
+}
+
+// prompt is a tokenized prompt.
+type prompt struct {
+	text string
+	toks []token // every token, punctuation included
+	// lowerOnly: no upper-case letter in prose (the prompt was typed in
+	// lower case); upperOnly: no lower-case letter in prose.
+	lowerOnly, upperOnly bool
+}
+
+// isQuoteRune reports a quotation mark or backtick.
+func isQuoteRune(r rune) bool {
+	switch r {
+	case '"', '\'', '`', '‘', '’', '“', '”', '«', '»', '„', '‚':
+		return true
+	}
+	return false
+}
+
+// closerFor returns the quotation marks that close an opening one.
+func closes(open, r rune) bool {
+	switch open {
+	case '"':
+		return r == '"'
+	case '\'':
+		return r == '\''
+	case '`':
+		return r == '`'
+	case '‘':
+		return r == '’'
+	case '“':
+		return r == '”'
+	case '«':
+		return r == '»'
+	case '„':
+		return r == '“' || r == '”'
+	case '‚':
+		return r == '‘' || r == '’'
+	}
+	return false
+}
+
+func isPunctRune(r rune) bool {
+	switch r {
+	case '.', ',', ';', ':', '!', '?', '…', '-', '–', '—', '¿', '¡':
+		return true
+	}
+	return false
+}
+
+func isOpenBracket(r rune) bool { return r == '(' || r == '[' || r == '{' }
+
+// tokenizer state.
+type tokenizer struct {
+	s    string
+	out  []token
+	ws   string
+	exct bool // inside a quoted/code span
+	quot bool
+}
+
+// tokenize splits a prompt (already NFC, LF line endings, trimmed).
+func tokenize(s string, dst []token) prompt {
+	t := tokenizer{s: s, out: dst[:0]}
+	t.run()
+	p := prompt{text: s, toks: t.out}
+	p.markStarts()
+	p.markCase()
+	return p
+}
+
+func (t *tokenizer) run() {
+	s := t.s
+	i := 0
+	for i < len(s) {
+		// White space.
+		j := i
+		for j < len(s) {
+			r, n := utf8.DecodeRuneInString(s[j:])
+			if !unicode.IsSpace(r) {
+				break
+			}
+			j += n
+		}
+		if j > i {
+			t.ws = s[i:j]
+			i = j
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if isQuoteRune(r) && t.opensQuote(i, r) {
+			if end := t.findClose(i, r); end > 0 {
+				t.span(i+n, end, r == '`')
+				_, cn := utf8.DecodeRuneInString(s[end:])
+				i = end + cn
+				continue
+			}
+		}
+		// A chunk: up to the next white space.
+		j = i
+		for j < len(s) {
+			r, n := utf8.DecodeRuneInString(s[j:])
+			if unicode.IsSpace(r) {
+				break
+			}
+			if isQuoteRune(r) && j > i && t.opensQuote(j, r) && t.findClose(j, r) > 0 {
+				break
+			}
+			j += n
+		}
+		t.chunk(i, j)
+		i = j
+	}
+}
+
+// opensQuote reports whether the quotation mark at i can open a span: it is
+// at the start, after white space or an opening bracket or "=" or ":", and
+// followed by a non-space.
+func (t *tokenizer) opensQuote(i int, r rune) bool {
+	if i > 0 {
+		p, _ := utf8.DecodeLastRuneInString(t.s[:i])
+		if !unicode.IsSpace(p) && !isOpenBracket(p) && p != '=' && p != ':' && p != ',' && !(r == '`') {
+			return false
+		}
+	}
+	_, n := utf8.DecodeRuneInString(t.s[i:])
+	if i+n >= len(t.s) {
+		return false
+	}
+	nx, _ := utf8.DecodeRuneInString(t.s[i+n:])
+	return !unicode.IsSpace(nx) || r == '`'
+}
+
+// findClose returns the offset of the mark closing the span opened at i,
+// or -1. A closing straight quote must not be followed by a letter (so
+// "don't" inside a span is not its end); spans do not cross a blank line,
+// and code spans opened by ``` end at the next ```.
+func (t *tokenizer) findClose(i int, open rune) int {
+	s := t.s
+	_, n := utf8.DecodeRuneInString(s[i:])
+	if open == '`' && strings.HasPrefix(s[i:], "```") {
+		if k := strings.Index(s[i+3:], "```"); k >= 0 {
+			return i + 3 + k + 2 // the last backtick of the closing fence
+		}
+		return -1
+	}
+	for j := i + n; j < len(s); {
+		r, m := utf8.DecodeRuneInString(s[j:])
+		if r == '\n' && open != '`' && strings.HasPrefix(s[j:], "\n\n") {
+			return -1
+		}
+		if closes(open, r) && j > i+n {
+			if j+m >= len(s) {
+				return j
+			}
+			nx, _ := utf8.DecodeRuneInString(s[j+m:])
+			if !unicode.IsLetter(nx) && !unicode.IsDigit(nx) {
+				return j
+			}
+		}
+		j += m
+	}
+	return -1
+}
+
+// span tokenizes the inside of a quoted or code span [i, j): every token is
+// exact.
+func (t *tokenizer) span(i, j int, code bool) {
+	if code {
+		// Strip a fence's backticks: ``` at both ends.
+		for i < j && t.s[i] == '`' {
+			i++
+		}
+		for j > i && t.s[j-1] == '`' {
+			j--
+		}
+	}
+	saveE, saveQ := t.exct, t.quot
+	t.exct, t.quot = true, true
+	k := i
+	for k < j {
+		w := k
+		for w < j {
+			r, n := utf8.DecodeRuneInString(t.s[w:])
+			if !unicode.IsSpace(r) {
+				break
+			}
+			w += n
+		}
+		if w > k {
+			t.ws = t.s[k:w]
+			k = w
+			continue
+		}
+		e := k
+		for e < j {
+			r, n := utf8.DecodeRuneInString(t.s[e:])
+			if unicode.IsSpace(r) {
+				break
+			}
+			e += n
+		}
+		t.pieces(k, e, true)
+		k = e
+	}
+	t.exct, t.quot = saveE, saveQ
+}
+
+// chunk tokenizes a white-space-delimited chunk of prose [i, j): leading and
+// trailing sentence punctuation and brackets are peeled off; the middle is a
+// code-like chunk (exact) when it holds symbols between its characters,
+// mixed case inside a word, or letters mixed with digits.
+func (t *tokenizer) chunk(i, j int) {
+	s := t.s
+	// Leading punctuation and opening brackets.
+	for i < j {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if isPunctRune(r) && !(r == '-' || r == '.') || isQuoteRune(r) {
+			t.emitPunct(i, i+n, r)
+			i += n
+			continue
+		}
+		break
+	}
+	// Trailing punctuation.
+	end := j
+	for end > i {
+		r, n := utf8.DecodeLastRuneInString(s[:end])
+		if isPunctRune(r) || isQuoteRune(r) && r != '\'' {
+			end -= n
+			continue
+		}
+		if r == '\'' && end-n > i {
+			// A trailing apostrophe after a letter is a quote mark or a
+			// plural possessive; either way not part of the word.
+			end -= n
+			continue
+		}
+		break
+	}
+	// Keep "..", "." alone or "-" alone as symbols ("cd ..", "git add .").
+	if end == i {
+		t.emitRest(i, j)
+		return
+	}
+	exact := t.exct || codeLike(s[i:end])
+	t.pieces(i, end, exact)
+	t.emitRest(end, j)
+}
+
+// emitRest emits trailing punctuation [i, j) one mark at a time (runs of
+// the same mark are one token: "!!", "...").
+func (t *tokenizer) emitRest(i, j int) {
+	s := t.s
+	for i < j {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		k := i + n
+		for k < j {
+			r2, n2 := utf8.DecodeRuneInString(s[k:])
+			if r2 != r {
+				break
+			}
+			k += n2
+		}
+		t.emitPunct(i, k, r)
+		i = k
+	}
+}
+
+func (t *tokenizer) emitPunct(i, j int, r rune) {
+	k := kPunct
+	if t.exct || !(isPunctRune(r) || isQuoteRune(r)) {
+		k = kSym
+	}
+	if isQuoteRune(r) && !t.exct {
+		// A stray quotation mark or apostrophe: formatting.
+		k = kPunct
+	}
+	t.add(token{raw: t.s[i:j], key: t.s[i:j], kind: k}, i)
+}
+
+// codeLike reports whether a chunk of prose reads as code or an identifier.
+func codeLike(c string) bool {
+	var prev rune
+	letters, digits := false, false
+	for i, r := range c {
+		switch {
+		case unicode.IsLetter(r):
+			letters = true
+			if unicode.IsUpper(r) && unicode.IsLower(prev) {
+				return true // camelCase
+			}
+		case unicode.IsDigit(r):
+			digits = true
+		case r == '\'' || r == '’' || r == '-':
+			// Inside words: "don't", "team-building".
+		case r == '.' || r == ',' || r == ':' || r == '/':
+			// "3.5", "10,000", "14:10", "3/4" are numbers; between letters
+			// it is code ("df.loc", "/etc/hosts", "km/h").
+			if i > 0 && i < len(c)-1 && (unicode.IsLetter(prev) || unicode.IsLetter(nextRune(c, i))) {
+				return true
+			}
+		default:
+			if !unicode.IsMark(r) {
+				return true
+			}
+		}
+		prev = r
+	}
+	if letters && digits {
+		// Letters and digits mixed in one chunk are code unless they are
+		// an ordinal ("3rd") or a number with a unit ("5km", "3-day").
+		return !numberWithSuffix(c)
+	}
+	return false
+}
+
+func nextRune(s string, i int) rune {
+	_, n := utf8.DecodeRuneInString(s[i:])
+	r, _ := utf8.DecodeRuneInString(s[i+n:])
+	return r
+}
+
+// numberWithSuffix reports a chunk of digits followed by letters only
+// ("3rd", "5km", "10x"), or digits, a hyphen and letters ("3-day").
+func numberWithSuffix(c string) bool {
+	i := 0
+	for i < len(c) && (c[i] >= '0' && c[i] <= '9' || (c[i] == '.' || c[i] == ',') && i > 0 && i+1 < len(c) && c[i+1] >= '0' && c[i+1] <= '9') {
+		i++
+	}
+	if i == 0 {
+		return false
+	}
+	if i < len(c) && c[i] == '-' {
+		i++
+	}
+	if i == len(c) {
+		return false
+	}
+	for _, r := range c[i:] {
+		if !unicode.IsLetter(r) && r != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// pieces splits [i, j) into words, numbers and symbols. In an exact chunk
+// an alphanumeric run with digits and letters mixed is one token.
+func (t *tokenizer) pieces(i, j int, exact bool) {
+	s := t.s
+	for i < j {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case exact && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_'):
+			k := i
+			for k < j {
+				r2, n2 := utf8.DecodeRuneInString(s[k:])
+				if !unicode.IsLetter(r2) && !unicode.IsDigit(r2) && r2 != '_' && !unicode.IsMark(r2) {
+					break
+				}
+				k += n2
+			}
+			w := s[i:k]
+			kd := kWord
+			if isDigits(w) {
+				kd = kNum
+			}
+			t.addExact(token{raw: w, key: strings.ToLower(w), kind: kd}, i)
+			i = k
+		case unicode.IsLetter(r):
+			k := i + n
+			for k < j {
+				r2, n2 := utf8.DecodeRuneInString(s[k:])
+				if unicode.IsLetter(r2) || unicode.IsMark(r2) {
+					k += n2
+					continue
+				}
+				if (r2 == '\'' || r2 == '’') && k+n2 < j {
+					r3, _ := utf8.DecodeRuneInString(s[k+n2:])
+					if unicode.IsLetter(r3) {
+						k += n2
+						continue
+					}
+				}
+				break
+			}
+			t.word(s[i:k], i, exact)
+			i = k
+		case unicode.IsDigit(r):
+			k := i + n
+			for k < j {
+				r2, n2 := utf8.DecodeRuneInString(s[k:])
+				if unicode.IsDigit(r2) {
+					k += n2
+					continue
+				}
+				if (r2 == '.' || r2 == ',' || r2 == ':' || r2 == '/') && k+n2 < j {
+					r3, _ := utf8.DecodeRuneInString(s[k+n2:])
+					if unicode.IsDigit(r3) {
+						k += n2
+						continue
+					}
+				}
+				break
+			}
+			// Ordinal suffix.
+			if k+2 <= j {
+				suf := strings.ToLower(s[k : k+2])
+				if (suf == "st" || suf == "nd" || suf == "rd" || suf == "th") && (k+2 == j || !isLetterByte(s[k+2])) {
+					k += 2
+				}
+			}
+			t.add(token{raw: s[i:k], key: s[i:k], kind: kNum, exact: true}, i)
+			i = k
+		case r == '-' && !exact && i > 0 && i+n < j:
+			// A hyphen inside prose ("team-building", "3-day"): formatting.
+			t.add(token{raw: "-", key: "-", kind: kPunct}, i)
+			i += n
+		default:
+			t.add(token{raw: s[i : i+n], key: s[i : i+n], kind: kSym, exact: true}, i)
+			i += n
+		}
+	}
+}
+
+func isLetterByte(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// word adds a word of prose, expanding contractions ("don't" → "do not",
+// "what's" → "what is"); a possessive "'s" becomes its own token.
+func (t *tokenizer) word(w string, pos int, exact bool) {
+	if exact {
+		t.addExact(token{raw: w, key: strings.ToLower(w), kind: kWord}, pos)
+		return
+	}
+	w = strings.ReplaceAll(w, "’", "'")
+	lw := strings.ToLower(w)
+	if lw == "cannot" {
+		t.add(token{raw: matchCase(w, "can"), key: "can", kind: kWord, contracted: true}, pos)
+		t.ws = " "
+		t.add(token{raw: "not", key: "not", kind: kWord, contracted: true}, pos)
+		return
+	}
+	if k := strings.IndexByte(lw, '\''); k > 0 {
+		if strings.HasSuffix(lw, "n't") && k == len(lw)-2 {
+			k-- // "don't" = "do" + "n't"
+		}
+		if exp, ok := contractions[lw]; ok {
+			for n, e := range exp {
+				tk := token{raw: e, key: e, kind: kWord, contracted: true}
+				if n == 0 {
+					tk.raw = matchCase(w, e)
+				}
+				t.add(tk, pos)
+				t.ws = " "
+			}
+			return
+		}
+		head, tail := lw[:k], lw[k:]
+		if exp, ok := contractionTails[tail]; ok {
+			t.add(token{raw: w[:k], key: head, kind: kWord}, pos)
+			t.ws = " "
+			if tail == "'s" && !sIsVerb[head] {
+				exp = "'s" // possessive
+			}
+			t.add(token{raw: exp, key: exp, kind: kWord, contracted: exp != "'s"}, pos+k)
+			return
+		}
+	}
+	t.add(token{raw: w, key: lw, kind: kWord}, pos)
+}
+
+// matchCase gives e the capitalization of w's first letter.
+func matchCase(w, e string) string {
+	r, _ := utf8.DecodeRuneInString(w)
+	if unicode.IsUpper(r) && e != "" {
+		return strings.ToUpper(e[:1]) + e[1:]
+	}
+	return e
+}
+
+func (t *tokenizer) addExact(tk token, pos int) {
+	tk.exact = true
+	t.add(tk, pos)
+}
+
+func (t *tokenizer) add(tk token, pos int) {
+	tk.ws = t.ws
+	tk.wsk = classifyWS(t.ws)
+	tk.pos = pos
+	if t.exct {
+		tk.exact = true
+		tk.quoted = t.quot
+		if tk.kind == kPunct {
+			tk.kind = kSym
+		}
+	}
+	t.ws = ""
+	t.out = append(t.out, tk)
+}
+
+func classifyWS(ws string) wsKind {
+	if ws == "" {
+		return wsNone
+	}
+	switch strings.Count(ws, "\n") {
+	case 0:
+		return wsSpace
+	case 1:
+		return wsLine
+	}
+	return wsPara
+}
+
+// markStarts flags the first word of each sentence.
+func (p *prompt) markStarts() {
+	start := true
+	for i := range p.toks {
+		tk := &p.toks[i]
+		if tk.wsk >= wsLine {
+			start = true
+		}
+		switch tk.kind {
+		case kPunct:
+			switch tk.raw[0] {
+			case '.', '!', '?', ':':
+				start = true
+			}
+		case kWord:
+			tk.start = start
+			start = false
+		default:
+			start = false
+		}
+	}
+}
+
+// markCase records whether the prose is all lower or all upper case.
+func (p *prompt) markCase() {
+	lower, upper := false, false
+	letters := 0
+	for i := range p.toks {
+		tk := &p.toks[i]
+		if tk.kind != kWord || tk.exact || tk.contracted {
+			continue
+		}
+		for _, r := range tk.raw {
+			if unicode.IsUpper(r) {
+				upper = true
+			} else if unicode.IsLower(r) {
+				lower = true
+			}
+			letters++
+		}
+	}
+	p.lowerOnly = !upper && letters > 0
+	p.upperOnly = !lower && letters >= 8
+}
+
+// contractions expands whole contracted words.
+var contractions = map[string][]string{
+	"can't": {"can", "not"}, "cannot": {"can", "not"}, "won't": {"will", "not"}, "shan't": {"shall", "not"},
+	"ain't": {"is", "not"}, "let's": {"let", "us"}, "y'all": {"you", "all"},
+}
+
+// contractionTails expands a contracted ending.
+var contractionTails = map[string]string{
+	"n't": "not", "'re": "are", "'ve": "have", "'ll": "will", "'d": "would", "'m": "am", "'s": "is",
+}
+
+// sIsVerb lists the words after which "'s" is "is", not a possessive.
+var sIsVerb = map[string]bool{
+	"it": true, "he": true, "she": true, "that": true, "what": true, "who": true, "where": true,
+	"when": true, "how": true, "why": true, "there": true, "here": true, "this": true, "which": true,
+}
