@@ -146,33 +146,34 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request, ex *exchange, lk
 	if served, err := s.serveExact(w, ex, lk); served || err != nil {
 		return served, err
 	}
-	if !lk.key.Semantic || s.embedder == nil || threshold >= 1 {
+	if !lk.key.Semantic || s.verifier == nil || threshold >= 1 {
 		return false, nil
 	}
-	lk.vec = s.embed(r.Context(), ex, lk.key.Normalized)
-	if lk.vec == nil {
-		return false, nil
+	if s.embedder != nil {
+		lk.vec = s.embed(r.Context(), ex, lk.key.Normalized)
 	}
 	q := semcache.Query{
-		Part:               lk.part,
-		Vec:                lk.vec,
-		Prompt:             lk.key.Prompt,
-		Threshold:          threshold,
-		SameWordsThreshold: float32(s.cache.Options().SameWordsThreshold(float64(threshold))),
-		Check:              s.guard,
-		MaxAge:             lk.policy.maxAge,
+		Part:      lk.part,
+		Vec:       lk.vec, // nil (no embedder, or it failed): the word channel alone
+		Prompt:    lk.key.Prompt,
+		Threshold: threshold,
+		Verify:    s.verifier,
+		Check:     s.guard,
+		MaxAge:    lk.policy.maxAge,
 	}
 	cand, rejected, err := s.cache.FindSemantic(&q)
 	if err != nil {
 		s.log.Warn("cache: semantic lookup failed; serving as a miss", "request_id", ex.id, "error", err)
 		return false, nil
 	}
-	if rejected != "" {
-		s.log.Debug("cache: guard rejected a semantic candidate", "request_id", ex.id, "rule", rejected)
+	if rejected != nil && cand == nil {
+		s.log.Debug("cache: verifier refused the nearest candidate", "request_id", ex.id,
+			"rule", string(rejected.Verdict.Rule), "diffs", rejected.Verdict.String(), "similarity", rejected.Score)
 	}
 	if cand == nil {
 		return false, nil
 	}
+	w.Header().Set(headerVerify, cand.Verdict.String())
 	return true, s.serveHit(w, ex, cand.Entry, cacheHitSemantic, cand.Score)
 }
 
@@ -209,7 +210,7 @@ func (s *Server) serveHit(w http.ResponseWriter, ex *exchange, e *semcache.Entry
 	h := w.Header()
 	h.Set(headerCache, result)
 	h.Set(headerCacheKey, e.ID.String())
-	if result == cacheHitSemantic {
+	if result == cacheHitSemantic && score > 0 {
 		h.Set(headerSimilarity, strconv.FormatFloat(float64(score), 'f', 4, 32))
 	}
 	h.Set("Age", strconv.FormatInt(max(0, int64(time.Since(e.Created).Seconds())), 10))
@@ -268,7 +269,8 @@ func (s *Server) storeAnswer(ctx context.Context, ex *exchange, lk *cacheLookup,
 		ID: lk.id, Partition: lk.part, Kind: ex.ep.String(), Model: ex.req.model, Namespace: lk.policy.namespace,
 		Provider: ex.dep.ProviderName, UpstreamModel: ex.dep.Model, Prompt: lk.key.Prompt,
 		Body: body, Stream: ex.req.stream, PromptTokens: pt, CompletionTokens: ct,
-		CostUSD: float64(ex.costNano) / 1e9, // what the routing step charged, cached-token aware
+		CostUSD:  float64(ex.costNano) / 1e9, // what the routing step charged, cached-token aware
+		Semantic: lk.key.Semantic,
 	}
 	if lk.policy.ttl > 0 {
 		e.Expires = time.Now().Add(lk.policy.ttl)

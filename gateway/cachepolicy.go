@@ -12,6 +12,7 @@ const (
 	headerCache          = "X-Semgate-Cache"
 	headerCacheKey       = "X-Semgate-Cache-Key"
 	headerSimilarity     = "X-Semgate-Similarity"
+	headerVerify         = "X-Semgate-Verify"
 	headerCacheTTL       = "X-Semgate-Cache-Ttl"
 	headerCacheThreshold = "X-Semgate-Cache-Threshold"
 	headerCacheNamespace = "X-Semgate-Cache-Namespace"

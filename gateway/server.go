@@ -13,6 +13,7 @@ import (
 	"github.com/semgate/semgate/embed"
 	"github.com/semgate/semgate/providers"
 	"github.com/semgate/semgate/semcache"
+	"github.com/semgate/semgate/semcache/verify"
 )
 
 // Server is a running semgate gateway: configuration, upstreams, storage
@@ -31,6 +32,7 @@ type Server struct {
 	cache        *semcache.Cache
 	embedder     embed.Embedder
 	guard        semcache.Checker
+	verifier     semcache.Verifier
 	flights      flights
 	cacheMetrics *cacheMetrics
 
@@ -98,10 +100,6 @@ func (s *Server) openCache() error {
 	if co.Threshold == 0 {
 		co.Threshold = defaultThreshold(s.cfg.Embed.Model)
 	}
-	if co.SameWordsMargin == nil {
-		m := defaultSameWordsMargin(s.cfg.Embed.Model)
-		co.SameWordsMargin = &m
-	}
 	e, err := embed.New(s.cfg.Embed)
 	if err != nil {
 		return err
@@ -122,6 +120,7 @@ func (s *Server) openCache() error {
 	if !co.Guard.Disabled {
 		s.guard = semcache.NewGuard(co.Guard)
 	}
+	s.verifier = verify.New(co.Verify)
 	c, err := semcache.Open(s.store, co, cc)
 	if err != nil {
 		return err

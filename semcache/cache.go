@@ -2,7 +2,6 @@ package semcache
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/semgate/semgate/semcache/wordkeys"
 )
 
 // Cache is the semantic cache over a Store: an in-memory record of every
@@ -37,6 +37,10 @@ type Cache struct {
 	parts map[ID]Index
 	bytes int64
 
+	// words is the typo-robust channel: entries by their prompt's words
+	// (one word substituted, inserted or deleted still finds them).
+	words *wordkeys.Index
+
 	stats cacheCounters
 
 	stop chan struct{}
@@ -46,6 +50,7 @@ type Cache struct {
 
 type cacheCounters struct {
 	exactHits, semanticHits, misses, stores, evictions, expirations, guardRejects atomic.Int64
+	verifyRejects, typoCandidates                                                 atomic.Int64
 	savedTokens                                                                   atomic.Int64
 	savedMicroUSD                                                                 atomic.Int64
 }
@@ -82,7 +87,7 @@ func Open(store *Store, o Options, cc CacheConfig) (*Cache, error) {
 	c := &Cache{
 		store: store, opts: o, embedder: cc.EmbedderID, dim: cc.Dim,
 		log: cc.Logger, now: cc.Now, newIndex: cc.NewIndex, loadIndex: cc.LoadIndex, snapDir: cc.SnapshotDir,
-		metas: make(map[ID]*meta), parts: make(map[ID]Index),
+		metas: make(map[ID]*meta), parts: make(map[ID]Index), words: wordkeys.New(wordkeys.Options{}),
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	if c.log == nil {
@@ -111,6 +116,16 @@ func (c *Cache) load() error {
 	})
 	if err != nil {
 		return fmt.Errorf("semcache: load metadata: %w", err)
+	}
+	var wb []string
+	err = c.store.scanWords(func(id, part ID, prompt string) {
+		if _, ok := c.metas[id]; ok {
+			wb = wordkeys.Words(prompt, wb[:0])
+			c.words.Add(id, part, wb)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("semcache: load words: %w", err)
 	}
 	if c.embedder == "" || c.dim <= 0 {
 		return nil
@@ -200,92 +215,6 @@ func (c *Cache) GetExact(id ID, maxAge time.Duration) (*Entry, error) {
 	return e, nil
 }
 
-// Candidate is a semantic near-duplicate found for a lookup.
-type Candidate struct {
-	Entry *Entry
-	Score float32
-}
-
-// Checker decides whether a cached prompt may answer an incoming one; the
-// content Guard implements it.
-type Checker interface {
-	Check(cached, incoming string) (ok bool, reason string)
-}
-
-// Query is a semantic lookup.
-type Query struct {
-	// Part is the partition searched.
-	Part ID
-	// Vec is the lookup's embedding.
-	Vec []float32
-	// Prompt is the lookup's prompt as sent (Key.Prompt), for the checker
-	// and SameWords.
-	Prompt string
-	// Threshold is the similarity a candidate needs.
-	Threshold float32
-	// SameWordsThreshold, when above 0 and below Threshold, is the
-	// similarity enough for a candidate whose prompt has the same words as
-	// Prompt (SameWords). 0: none.
-	SameWordsThreshold float32
-	// Check, if not nil, must allow a candidate (the content Guard).
-	Check Checker
-	// MaxAge, if positive, turns down older entries.
-	MaxAge time.Duration
-}
-
-// FindSemantic searches the partition for the nearest entries to q.Vec and
-// returns the most similar one that reaches q.Threshold (or
-// q.SameWordsThreshold with the same words) and passes q.Check. rejected
-// reports the rule that turned down the best candidate that was similar
-// enough, if any.
-func (c *Cache) FindSemantic(q *Query) (best *Candidate, rejected string, err error) {
-	c.mu.RLock()
-	idx, ok := c.parts[q.Part]
-	c.mu.RUnlock()
-	if !ok {
-		return nil, "", nil
-	}
-	floor := q.Threshold
-	if q.SameWordsThreshold > 0 {
-		floor = min(floor, q.SameWordsThreshold)
-	}
-	hits := idx.Search(q.Vec, c.opts.candidates())
-	now := c.now().UnixMilli()
-	for _, h := range hits {
-		if h.Score < floor {
-			break
-		}
-		c.mu.RLock()
-		m, ok := c.metas[h.ID]
-		live := ok && c.usable(m, now, q.MaxAge)
-		c.mu.RUnlock()
-		if !live {
-			continue
-		}
-		e, err := c.store.getEntry(h.ID)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, rejected, err
-		}
-		if h.Score < q.Threshold && !SameWords(e.Prompt, q.Prompt) {
-			continue
-		}
-		if q.Check != nil {
-			if ok, reason := q.Check.Check(e.Prompt, q.Prompt); !ok {
-				c.stats.guardRejects.Add(1)
-				if rejected == "" {
-					rejected = reason
-				}
-				continue
-			}
-		}
-		return &Candidate{Entry: e, Score: h.Score}, rejected, nil
-	}
-	return nil, rejected, nil
-}
-
 // Hit records that e was served, exactly or semantically.
 func (c *Cache) Hit(e *Entry, semantic bool) {
 	if semantic {
@@ -327,7 +256,11 @@ func (c *Cache) Put(e *Entry, vec []float32) error {
 		e.Expires = e.Created.Add(c.opts.TTLFor(e.Model))
 	}
 	m := &meta{partition: e.Partition, created: e.Created.UnixMilli(), expires: unixMilli(e.Expires),
-		model: e.Model, namespace: e.Namespace}
+		model: e.Model, namespace: e.Namespace, words: e.Semantic && e.Prompt != ""}
+	var words []string
+	if m.words {
+		words = wordkeys.Words(e.Prompt, nil)
+	}
 	if vec != nil && len(vec) == c.dim && c.embedder != "" {
 		m.embedder = c.embedder
 		e.Embedder = c.embedder
@@ -348,6 +281,9 @@ func (c *Cache) Put(e *Entry, vec []float32) error {
 	if vec != nil {
 		c.indexFor(e.Partition).Add(e.ID, vec)
 	}
+	if m.words {
+		c.words.Add(e.ID, e.Partition, words)
+	}
 	c.stats.stores.Add(1)
 	c.evictLocked()
 	return nil
@@ -362,6 +298,7 @@ func (c *Cache) removeLocked(id ID, m *meta) {
 		}
 	}
 	delete(c.metas, id)
+	c.words.Delete(id)
 	c.bytes -= int64(m.size)
 	if err := c.store.deleteEntry(id, m); err != nil {
 		c.log.Warn("cache: deleting an entry failed", "key", id.String(), "error", err)
@@ -423,6 +360,7 @@ func (c *Cache) Flush(model, namespace string) (int, error) {
 		}
 		c.metas = make(map[ID]*meta)
 		c.parts = make(map[ID]Index)
+		c.words = wordkeys.New(wordkeys.Options{})
 		c.bytes = 0
 		return n, nil
 	}
@@ -482,6 +420,7 @@ type Stats struct {
 	Evictions     int64   `json:"evictions"`
 	Expirations   int64   `json:"expirations"`
 	GuardRejects  int64   `json:"guard_rejections"`
+	VerifyRejects int64   `json:"verify_rejections"`
 	SavedTokens   int64   `json:"saved_tokens"`
 	SavedCostUSD  float64 `json:"saved_cost_usd"`
 	HitRate       float64 `json:"hit_rate"`
@@ -503,6 +442,7 @@ func (c *Cache) Stats() Stats {
 	s.Evictions = c.stats.evictions.Load()
 	s.Expirations = c.stats.expirations.Load()
 	s.GuardRejects = c.stats.guardRejects.Load()
+	s.VerifyRejects = c.stats.verifyRejects.Load()
 	s.SavedTokens = c.stats.savedTokens.Load()
 	s.SavedCostUSD = float64(c.stats.savedMicroUSD.Load()) / 1e6
 	if total := s.ExactHits + s.SemanticHits + s.Misses; total > 0 {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/semgate/semgate/semcache/verify"
 )
 
 type clock struct {
@@ -88,7 +90,7 @@ func TestCachePutGetExactAndTTL(t *testing.T) {
 	if _, err := c.GetExact(tid(1), 0); !errors.Is(err, ErrNotFound) {
 		t.Fatal("an expired entry was served")
 	}
-	if cand, _, _ := c.FindSemantic(&Query{Part: tid(9), Vec: unit(1, 0, 0, 0), Threshold: 0.5, Prompt: "hello"}); cand != nil {
+	if cand, _, _ := c.FindSemantic(&Query{Verify: acceptAll{}, Part: tid(9), Vec: unit(1, 0, 0, 0), Threshold: 0.5, Prompt: "hello"}); cand != nil {
 		t.Fatal("an expired entry was a semantic hit")
 	}
 	if n := c.Sweep(); n != 1 || c.Stats().Entries != 0 {
@@ -102,40 +104,79 @@ func TestCacheSemanticPartitionsAndThreshold(t *testing.T) {
 	c.Put(entry(1, 1, "a"), unit(1, 0, 0, 0))
 	c.Put(entry(2, 1, "b"), unit(0, 1, 0, 0))
 	c.Put(entry(3, 2, "c"), unit(1, 0.01, 0, 0)) // nearer, but another partition
-	cand, _, err := c.FindSemantic(&Query{Part: tid(1), Vec: unit(1, 0.1, 0, 0), Threshold: 0.9, Prompt: "a"})
+	cand, _, err := c.FindSemantic(&Query{Verify: acceptAll{}, Part: tid(1), Vec: unit(1, 0.1, 0, 0), Threshold: 0.9, Prompt: "a"})
 	if err != nil || cand == nil || cand.Entry.ID != tid(1) || cand.Score < 0.99 {
 		t.Fatalf("%+v %v", cand, err)
 	}
-	if cand, _, _ := c.FindSemantic(&Query{Part: tid(1), Vec: unit(1, 1, 0, 0), Threshold: 0.9, Prompt: "a"}); cand != nil {
+	if cand, _, _ := c.FindSemantic(&Query{Verify: acceptAll{}, Part: tid(1), Vec: unit(1, 1, 0, 0), Threshold: 0.9, Prompt: "a"}); cand != nil {
 		t.Fatalf("a 0.71 candidate passed a 0.9 threshold: %+v", cand)
 	}
-	if cand, _, _ := c.FindSemantic(&Query{Part: tid(3), Vec: unit(1, 0, 0, 0), Threshold: 0.1, Prompt: "a"}); cand != nil {
+	if cand, _, _ := c.FindSemantic(&Query{Verify: acceptAll{}, Part: tid(3), Vec: unit(1, 0, 0, 0), Threshold: 0.1, Prompt: "a"}); cand != nil {
 		t.Fatal("hit in a partition with no entries")
 	}
 }
 
-func TestCacheSameWordsThreshold(t *testing.T) {
+// acceptAll is a verifier that justifies every candidate, so these tests
+// see retrieval alone.
+type acceptAll struct{}
+
+func (acceptAll) Verify(string, string, float32) verify.Verdict {
+	return verify.Verdict{OK: true, Rule: verify.Explained}
+}
+
+func TestCacheWordChannel(t *testing.T) {
 	clk := &clock{t: time.Unix(1_700_000_000, 0)}
 	_, c := openTestCache(t, t.TempDir(), Options{}, clk, "emb")
-	c.Put(entry(1, 1, "How do you avoid wasting time?"), unit(1, 0, 0, 0))
-	c.Put(entry(2, 1, "What is the best way to brew tea?"), unit(0, 1, 0, 0))
-	near := func(axis int) []float32 { // cosine 0.95 to the axis
-		v := []float32{0, 0, 0.3122499, 0}
-		v[axis] = 0.95
-		return v
+	e := entry(1, 1, "How do I restart my computer in safe mode on Windows 11?")
+	e.Semantic = true
+	c.Put(e, unit(1, 0, 0, 0))
+	v := verify.New(verify.Options{})
+	// A typo the embedding places far away (orthogonal vector, no score
+	// known): found by its words, verified, served.
+	q := Query{Part: tid(1), Prompt: "How do I restart my computer in safe mode on Windwos 11?", Threshold: 0.9, Verify: v}
+	cand, _, err := c.FindSemantic(&q)
+	if err != nil || cand == nil || cand.Entry.ID != tid(1) || cand.Channel != ChannelWords {
+		t.Fatalf("typo: %+v %v", cand, err)
 	}
-	q := Query{Part: tid(1), Threshold: 0.98, SameWordsThreshold: 0.93}
-	q.Vec, q.Prompt = near(0), "how do I avoid wasting time"
-	if cand, _, err := c.FindSemantic(&q); err != nil || cand == nil || cand.Entry.ID != tid(1) {
-		t.Fatalf("same words at 0.95 against 0.93: %+v %v", cand, err)
+	if got := cand.Verdict.String(); got != "typo(Windows→Windwos)" {
+		t.Fatalf("verdict %q", got)
 	}
-	q.Vec, q.Prompt = near(1), "What is the best way to drink brewed tea?"
+	// One word changed to another word: found, refused by the verifier.
+	q.Prompt = "How do I restart my computer in safe mode on Windows 10?"
+	cand, rejected, _ := c.FindSemantic(&q)
+	if cand != nil || rejected == nil || rejected.Verdict.Rule != verify.Number {
+		t.Fatalf("number: %+v %+v", cand, rejected)
+	}
+	// Another partition never sees it; a deleted entry is gone.
+	q.Prompt, q.Part = "How do I restart my computer in safe mode on Windwos 11?", tid(2)
 	if cand, _, _ := c.FindSemantic(&q); cand != nil {
-		t.Fatalf("other words at 0.95 passed a 0.98 threshold: %+v", cand)
+		t.Fatal("crossed partitions")
 	}
-	q.Vec, q.Prompt, q.SameWordsThreshold = near(0), "how do I avoid wasting time", 0
+	q.Part = tid(1)
+	c.Delete(tid(1))
 	if cand, _, _ := c.FindSemantic(&q); cand != nil {
-		t.Fatalf("same words hit with the rule off: %+v", cand)
+		t.Fatal("deleted entry found")
+	}
+	// Without Semantic the entry is exact-only.
+	c.Put(entry(2, 1, "How do I restart my computer in safe mode on Windows 11?"), nil)
+	if cand, _, _ := c.FindSemantic(&q); cand != nil {
+		t.Fatal("exact-only entry found by its words")
+	}
+}
+
+func TestCacheWordChannelSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	clk := &clock{t: time.Unix(1_700_000_000, 0)}
+	s, c := openTestCache(t, dir, Options{}, clk, "emb")
+	e := entry(1, 1, "What is the statute of limitations for breach of contract in Texas?")
+	e.Semantic = true
+	c.Put(e, nil)
+	c.Close()
+	s.Close()
+	_, c2 := openTestCache(t, dir, Options{}, clk, "emb")
+	q := Query{Part: tid(1), Prompt: "What is the statute of limitatons for breach of contract in Texas?", Verify: verify.New(verify.Options{})}
+	if cand, _, err := c2.FindSemantic(&q); err != nil || cand == nil || cand.Entry.ID != tid(1) {
+		t.Fatalf("after restart: %+v %v", cand, err)
 	}
 }
 
@@ -147,9 +188,9 @@ func TestCacheGuardRejects(t *testing.T) {
 	clk := &clock{t: time.Unix(1_700_000_000, 0)}
 	_, c := openTestCache(t, t.TempDir(), Options{}, clk, "emb")
 	c.Put(entry(1, 1, "top 5"), unit(1, 0, 0, 0))
-	cand, reason, err := c.FindSemantic(&Query{Part: tid(1), Vec: unit(1, 0, 0, 0), Threshold: 0.5, Prompt: "top 10", Check: rejectAll{}})
-	if err != nil || cand != nil || reason != "numbers" || c.Stats().GuardRejects != 1 {
-		t.Fatalf("%+v %q %v", cand, reason, err)
+	cand, rejected, err := c.FindSemantic(&Query{Verify: acceptAll{}, Part: tid(1), Vec: unit(1, 0, 0, 0), Threshold: 0.5, Prompt: "top 10", Check: rejectAll{}})
+	if err != nil || cand != nil || rejected == nil || rejected.Verdict.Rule != "guard:numbers" || c.Stats().GuardRejects != 1 {
+		t.Fatalf("%+v %+v %v", cand, rejected, err)
 	}
 }
 
@@ -222,7 +263,7 @@ func TestCacheSurvivesRestart(t *testing.T) {
 	if _, err := c2.GetExact(tid(2), 0); err != nil {
 		t.Fatal(err)
 	}
-	cand, _, _ := c2.FindSemantic(&Query{Part: tid(1), Vec: unit(1, 0.05, 0, 0), Threshold: 0.9, Prompt: "a"})
+	cand, _, _ := c2.FindSemantic(&Query{Verify: acceptAll{}, Part: tid(1), Vec: unit(1, 0.05, 0, 0), Threshold: 0.9, Prompt: "a"})
 	if cand == nil || cand.Entry.ID != tid(1) {
 		t.Fatal("vector index not rebuilt after restart")
 	}
@@ -240,7 +281,7 @@ func TestCacheOtherEmbedderVectorsNotCompared(t *testing.T) {
 	c.Close()
 	st.Close()
 	_, c2 := openTestCache(t, dir, Options{}, clk, "new")
-	if cand, _, _ := c2.FindSemantic(&Query{Part: tid(1), Vec: unit(1, 0, 0, 0), Threshold: 0.5, Prompt: "a"}); cand != nil {
+	if cand, _, _ := c2.FindSemantic(&Query{Verify: acceptAll{}, Part: tid(1), Vec: unit(1, 0, 0, 0), Threshold: 0.5, Prompt: "a"}); cand != nil {
 		t.Fatal("a vector from another embedder was compared")
 	}
 	if _, err := c2.GetExact(tid(1), 0); err != nil {

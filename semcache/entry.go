@@ -43,6 +43,10 @@ type Entry struct {
 	// Hits and LastHit are kept in the entry's metadata record.
 	Hits    int64     `json:"-"`
 	LastHit time.Time `json:"-"`
+	// Semantic, set by the caller of Put, makes the entry a candidate for
+	// semantic lookups by its words (the typo-robust channel) as well as by
+	// its vector. Not stored in the entry record.
+	Semantic bool `json:"-"`
 }
 
 // Entry records are binary: a version byte, fixed-width numbers, then
@@ -156,6 +160,7 @@ type meta struct {
 	model     string
 	namespace string
 	embedder  string // "" when the entry has no vector
+	words     bool   // in memory only: Put indexed the prompt's words
 }
 
 const metaVersion = 1

@@ -31,6 +31,14 @@ type Sizer interface {
 	Len() int
 }
 
+// Scorer is implemented by indexes that can score a stored vector against
+// a query: the similarity of a candidate found by another channel.
+type Scorer interface {
+	// Score returns the dot product of vec with id's vector, and false
+	// when id has none.
+	Score(id ID, vec []float32) (float32, bool)
+}
+
 // FlatIndex is an exact index: it compares the query with every vector.
 // Vectors live in one contiguous slice, so a search is a linear scan of
 // dot products; deletes swap the last vector into the hole.
@@ -43,8 +51,9 @@ type FlatIndex struct {
 }
 
 var (
-	_ Index = (*FlatIndex)(nil)
-	_ Sizer = (*FlatIndex)(nil)
+	_ Index  = (*FlatIndex)(nil)
+	_ Sizer  = (*FlatIndex)(nil)
+	_ Scorer = (*FlatIndex)(nil)
 )
 
 // NewFlatIndex returns an empty exact index for vectors of dim dimensions.
@@ -86,6 +95,20 @@ func (f *FlatIndex) Delete(id ID) {
 	f.ids = f.ids[:last]
 	f.vecs = f.vecs[:last*f.dim]
 	delete(f.pos, id)
+}
+
+// Score returns the dot product of vec with id's vector.
+func (f *FlatIndex) Score(id ID, vec []float32) (float32, bool) {
+	if len(vec) != f.dim {
+		return 0, false
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	i, ok := f.pos[id]
+	if !ok {
+		return 0, false
+	}
+	return Dot(vec, f.vecs[i*f.dim:(i+1)*f.dim]), true
 }
 
 // Len returns the number of vectors.

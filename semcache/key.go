@@ -2,11 +2,14 @@ package semcache
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+
+	"github.com/semgate/semgate/semcache/verify"
 )
 
 // ErrBadRequest is returned (wrapped with the detail) by MakeKey for a
@@ -16,7 +19,7 @@ var ErrBadRequest = errors.New("semcache: request cannot be keyed")
 // keyFormat versions the partition document: change it whenever the
 // document's layout or a default changes, so old entries are not reused
 // under a different meaning.
-const keyFormat = "1"
+const keyFormat = "2"
 
 // keyDefaultMaxTurns is KeyOptions.MaxTurns' default.
 const keyDefaultMaxTurns = 16
@@ -71,13 +74,17 @@ type Key struct {
 	// last message without its text. Semantic lookups stay inside one
 	// partition.
 	Partition string
-	// Exact is the hex hash (32 hex digits) of Partition and Normalized.
+	// Exact is the hex hash (32 hex digits) of Partition, the text parts'
+	// lengths and verify.Lossless(Prompt): only transformations that cannot
+	// change the meaning are folded.
 	Exact string
 	// Prompt is the last user message's text as sent (text parts joined
 	// with "\n"); for completions, the prompt. Empty when the request does
 	// not end with a user message.
 	Prompt string
-	// Normalized is Normalize(Prompt).
+	// Normalized is Normalize(Prompt), the text embedded for the semantic
+	// tier (case, spacing and punctuation folded so formatting variants get
+	// one vector); it is not the exact key.
 	Normalized string
 	// Semantic reports whether the request may use the semantic tier: it
 	// ends with a user message of text only, is no longer than MaxTurns,
@@ -133,9 +140,10 @@ type keyParam struct {
 }
 
 type keyState struct {
-	doc    cjDoc
-	buf    []byte
-	params []keyParam
+	doc      cjDoc
+	buf      []byte
+	params   []keyParam
+	partLens []int // lengths of the last message's text parts, when an array
 }
 
 var keyStatePool = sync.Pool{New: func() any { return new(keyState) }}
@@ -168,10 +176,19 @@ func MakeKey(in KeyInput, o KeyOptions) (Key, error) {
 	k.Normalized = Normalize(k.Prompt)
 	k.Semantic = semantic && k.Normalized != ""
 
+	// The exact key: partition, the length of each text part when the
+	// prompt was sent in several (so ["a b","c"] and ["a","b c"] differ),
+	// and the prompt after only lossless transformations (verify.Lossless:
+	// NFC, line endings, outer white space). Case, inner spacing and
+	// punctuation variants are left to the verifier.
 	b = append(b[:0], "semgate-exact\x00"...)
 	b = append(b, k.Partition...)
 	b = append(b, 0)
-	b = append(b, k.Normalized...)
+	b = binary.AppendUvarint(b, uint64(len(st.partLens)))
+	for _, n := range st.partLens {
+		b = binary.AppendUvarint(b, uint64(n))
+	}
+	b = append(b, verify.Lossless(k.Prompt)...)
 	sum = sha256.Sum256(b)
 	k.Exact = hex.EncodeToString(sum[:16])
 	st.buf = b
@@ -234,6 +251,7 @@ func (st *keyState) release() {
 	clear(st.params)
 	st.doc.reset()
 	st.params = st.params[:0]
+	st.partLens = st.partLens[:0]
 	keyStatePool.Put(st)
 }
 
@@ -527,6 +545,7 @@ func (st *keyState) appendParts(b []byte, c int32, k *Key, semantic *bool) ([]by
 			text.WriteByte('\n')
 		}
 		text.WriteString(d.nodes[t].s)
+		st.partLens = append(st.partLens, len(d.nodes[t].s))
 		ntext++
 		b = append(b, '{')
 		first := true

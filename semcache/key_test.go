@@ -77,32 +77,66 @@ func TestMakeKeyBasics(t *testing.T) {
 // then update the values here.
 func TestMakeKeyGolden(t *testing.T) {
 	k := mustKey(t, keyIn(chatBody(`"temperature":0`, `"What is Go?"`)))
-	const wantPart, wantExact = "ff305535891b9d765e46d0a12e0ec485", "b89eb0b51207e4624e504a4f5ecb500f"
+	const wantPart, wantExact = "da7c25f32b9cc9fb1beb6e3382b5a8c1", "b376c5037b67579797fb11c7f475a78d"
 	if k.Partition != wantPart || k.Exact != wantExact {
 		t.Errorf("golden key changed: partition %s exact %s", k.Partition, k.Exact)
 	}
 }
 
-func TestMakeKeyFormattingVariantsShareExact(t *testing.T) {
+// The exact key folds only what cannot change the meaning: NFC, line
+// endings, outer white space, and the one-text-part array form. Case,
+// inner spacing and punctuation variants get their own exact keys (the
+// verifier decides whether they may share an answer), in the same
+// partition.
+func TestMakeKeyExactIsLossless(t *testing.T) {
 	base := mustKey(t, keyIn(chatBody("", `"What is Go?"`)))
 	for _, p := range []string{
-		`"  what is go ?? "`, `"WHAT IS GO"`, `"What is Go"`, `"what\tis go!"`,
-		`[{"type":"text","text":"What is Go?"}]`, `"\u201cWhat\u201d is Go?"`,
+		`"  What is Go?\n"`, `"\r\nWhat is Go?"`, `[{"type":"text","text":"What is Go?"}]`,
 	} {
 		k := mustKey(t, keyIn(chatBody("", p)))
-		if p == `"\u201cWhat\u201d is Go?"` {
-			if k.Exact == base.Exact {
-				t.Errorf("prompt %s: quotes are content, Exact should differ", p)
-			}
-			continue
-		}
 		if k.Exact != base.Exact || k.Partition != base.Partition {
 			t.Errorf("prompt %s: key %s/%s, want %s/%s", p, k.Partition, k.Exact, base.Partition, base.Exact)
+		}
+	}
+	for _, p := range []string{
+		`"what is go?"`, `"WHAT IS GO?"`, `"What  is Go?"`, `"What is Go"`, `"\u201cWhat\u201d is Go?"`,
+		`"What is Go\u00b2?"`, `"What is Go2?"`,
+	} {
+		k := mustKey(t, keyIn(chatBody("", p)))
+		if k.Exact == base.Exact || k.Partition != base.Partition {
+			t.Errorf("prompt %s: same exact key as %q, or another partition", p, "What is Go?")
+		}
+	}
+	// NFC: a precomposed and a decomposed "é" are the same text.
+	if a, b := mustKey(t, keyIn(chatBody("", `"caf\u00e9"`))), mustKey(t, keyIn(chatBody("", `"cafe\u0301"`))); a.Exact != b.Exact {
+		t.Error("NFC forms key differently")
+	}
+	// Superscripts and ß are not folded (NFKC and case folding would).
+	for _, pair := range [][2]string{{`"Solve x\u00b2 = 4"`, `"Solve x2 = 4"`}, {`"Was bedeutet Ma\u00dfe?"`, `"Was bedeutet Masse?"`}, {`"myVar"`, `"MyVar"`}} {
+		if a, b := mustKey(t, keyIn(chatBody("", pair[0]))), mustKey(t, keyIn(chatBody("", pair[1]))); a.Exact == b.Exact {
+			t.Errorf("%s and %s share an exact key", pair[0], pair[1])
 		}
 	}
 	other := mustKey(t, keyIn(chatBody("", `"What is Rust?"`)))
 	if other.Exact == base.Exact || other.Partition != base.Partition {
 		t.Errorf("another prompt: same exact key or different partition")
+	}
+}
+
+// Text parts are length-prefixed in the exact key: moving a word across a
+// part boundary is another prompt.
+func TestMakeKeyTextPartsUnambiguous(t *testing.T) {
+	a := mustKey(t, keyIn(chatBody("", `[{"type":"text","text":"a\nb"},{"type":"text","text":"c"}]`)))
+	b := mustKey(t, keyIn(chatBody("", `[{"type":"text","text":"a"},{"type":"text","text":"b\nc"}]`)))
+	if a.Prompt != b.Prompt {
+		t.Fatalf("prompts %q %q", a.Prompt, b.Prompt)
+	}
+	if a.Exact == b.Exact {
+		t.Error(`["a\nb","c"] and ["a","b\nc"] share an exact key`)
+	}
+	c := mustKey(t, keyIn(chatBody("", `[{"type":"text","text":"a\nb"},{"type":"text","text":"c"}]`)))
+	if c.Exact != a.Exact {
+		t.Error("the same parts key differently")
 	}
 }
 
@@ -326,8 +360,8 @@ func TestMakeKeyCompletions(t *testing.T) {
 	if one := c(`["Once upon a time"]`); one.Exact != s.Exact {
 		t.Error("a one-string array keys differently from the string")
 	}
-	if v := c(`"once upon a time "`); v.Exact != s.Exact {
-		t.Error("formatting variant keys differently")
+	if v := c(`"Once upon a time "`); v.Exact != s.Exact {
+		t.Error("trailing space keys differently")
 	}
 	batch1, batch2 := c(`["a b","c"]`), c(`["a","b c"]`)
 	if batch1.Semantic || batch1.Prompt != "a b\nc" {
@@ -469,8 +503,10 @@ func ExampleMakeKey() {
 	}
 	in.Body = []byte(`{"messages":[{"role":"user","content":"what is go"}],"temperature":1.0,"model":"gpt-4o-mini"}`)
 	k2, _ := MakeKey(in, KeyOptions{})
-	fmt.Printf("%q %v %v %v\n", k.Normalized, k.Semantic, k.Stream, k.Exact == k2.Exact)
-	// Output: "what is go" true true true
+	in.Body = []byte(`{"messages":[{"role":"user","content":"What is Go??"}],"temperature":1.0,"model":"gpt-4o-mini"}`)
+	k3, _ := MakeKey(in, KeyOptions{})
+	fmt.Printf("%q %v %v %v %v\n", k.Normalized, k.Semantic, k.Stream, k.Exact == k2.Exact, k.Exact == k3.Exact)
+	// Output: "what is go" true true false true
 }
 
 // TestMakeKeyPartitionDocumentIsCanonical checks that the document hashed

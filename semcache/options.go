@@ -6,28 +6,21 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/semgate/semgate/semcache/verify"
 )
 
 // Defaults for Options.
 const (
-	// DefaultThreshold is the cosine similarity a semantic candidate needs
-	// (and then the content guard) with the default lexical embedder: the
-	// lowest threshold whose false-hit rate on QQP non-duplicates stays
-	// under 0.5% (`go run ./bench quality --pairs 20000`: 0.46% at 0.93,
-	// 0.53% at 0.925).
-	DefaultThreshold     = 0.93
+	// DefaultThreshold is the lowest embedding similarity at which a
+	// candidate is verified (with the lexical embedder): retrieval is
+	// permissive, and the verifier decides.
+	DefaultThreshold     = 0.5
 	DefaultTTL           = 24 * time.Hour
 	DefaultMaxEntries    = 100_000
 	DefaultMaxBytes      = 1 << 30
 	DefaultSweepInterval = time.Minute
-	DefaultCandidates    = 4
-	// DefaultSameWordsMargin is how much lower the similarity may be for a
-	// candidate with the same content words as the lookup (SameWords),
-	// with the default lexical embedder: the largest margin that keeps its
-	// default threshold within a 0.5% false-hit rate on QQP non-duplicates
-	// (`go run ./bench quality --pairs 20000`: at 0.93, recall 3.62% to
-	// 3.99%, false-hit rate 0.42% to 0.46%; a margin of 0.02 passes 0.5%).
-	DefaultSameWordsMargin = 0.01
+	DefaultCandidates    = 8
 )
 
 // Options configures the cache (the `cache:` section). The zero value means
@@ -35,8 +28,10 @@ const (
 type Options struct {
 	// Disabled turns the cache off entirely. Default: false.
 	Disabled bool `yaml:"disabled"`
-	// Threshold is the cosine similarity (0, 1] a semantic hit needs.
-	// Default: DefaultThreshold (0.93). 1 means exact hits only.
+	// Threshold is the embedding similarity (0, 1] below which a
+	// candidate is not even verified; a candidate at or above it is served
+	// only when the verifier explains every difference. Default: 0.5 with
+	// the lexical embedder, 0.6 with use-lite-en. 1 means exact hits only.
 	Threshold float64 `yaml:"threshold"`
 	// TTL is how long an entry may be served. Default: 24h.
 	TTL time.Duration `yaml:"ttl"`
@@ -55,20 +50,18 @@ type Options struct {
 	// CacheTruncated also stores answers cut short by max_tokens
 	// (finish_reason "length"). Default: false.
 	CacheTruncated bool `yaml:"cache_truncated"`
-	// SameWordsMargin lowers the threshold for a candidate whose prompt
-	// has the same content words, in the same order, as the request's
-	// (semcache.SameWords: only articles, pronouns, prepositions, forms of
-	// be/do/have, plurals, case or punctuation differ); the guard still
-	// applies. 0 turns this off. Range [0, 0.5]. Default (unset): 0.01;
-	// the gateway picks one per embedder (0.02 for use-lite-en).
-	SameWordsMargin *float64 `yaml:"same_words_margin"`
-	// Candidates is how many nearest entries are checked against the
-	// threshold and the guard. Default: 4.
+	// Candidates is how many nearest entries (by embedding) are verified,
+	// besides the word channel's. Default: 8.
 	Candidates int `yaml:"candidates"`
 	// SweepInterval is how often expired entries are deleted. Default: 1m.
 	SweepInterval time.Duration `yaml:"sweep_interval"`
-	// Guard configures the content guard on semantic hits (on by default).
+	// Guard configures the content guard, an extra veto on verified
+	// semantic hits (on by default).
 	Guard GuardOptions `yaml:"guard"`
+	// Verify configures the verifier that must explain every difference
+	// between a candidate's prompt and the request's before a semantic hit
+	// is served.
+	Verify verify.Options `yaml:"verify"`
 	// Models overrides threshold and TTL per model alias.
 	Models map[string]ModelOptions `yaml:"models"`
 }
@@ -103,9 +96,6 @@ func (o *Options) Validate() error {
 	if o.MaxTurns < 0 {
 		errs = append(errs, errors.New("max_turns: must not be negative"))
 	}
-	if m := o.SameWordsMargin; m != nil && !(*m >= 0 && *m <= 0.5) {
-		errs = append(errs, fmt.Errorf("same_words_margin: %v is not in [0, 0.5]", *m))
-	}
 	if o.Candidates < 0 || o.Candidates > 64 {
 		errs = append(errs, errors.New("candidates: must be between 1 and 64"))
 	}
@@ -114,6 +104,9 @@ func (o *Options) Validate() error {
 	}
 	if err := o.Guard.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("guard: %w", err))
+	}
+	if err := o.Verify.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("verify: %w", err))
 	}
 	for _, name := range slices.Sorted(maps.Keys(o.Models)) {
 		m := o.Models[name]
@@ -134,17 +127,6 @@ func (o *Options) ThresholdFor(model string) float64 {
 		return o.Threshold
 	}
 	return DefaultThreshold
-}
-
-// SameWordsThreshold returns the threshold for a candidate with the same
-// words as the request (see SameWordsMargin), given the request's
-// threshold.
-func (o *Options) SameWordsThreshold(threshold float64) float64 {
-	m := DefaultSameWordsMargin
-	if o.SameWordsMargin != nil {
-		m = *o.SameWordsMargin
-	}
-	return threshold - m
 }
 
 // TTLFor returns the TTL for a model alias.

@@ -16,6 +16,8 @@ import (
 //	m <id:16>                       entry metadata, small and binary
 //	x <embedder> \x00 <partition:16> <id:16>
 //	                                the entry's vector (little-endian float32)
+//	w <id:16>                       <partition:16> and the prompt, for the
+//	                                word-key channel (semantic entries only)
 //
 // Entries are written with NoSync: this is a cache, and a crash loses at
 // most the last moments of writes, never consistency (each put is one
@@ -24,6 +26,7 @@ const (
 	tableEntry  = 'e'
 	tableMeta   = 'm'
 	tableVector = 'x'
+	tableWords  = 'w'
 )
 
 // ErrNotFound: no entry with that key.
@@ -31,6 +34,7 @@ var ErrNotFound = errors.New("semcache: not found")
 
 func entryKey(id ID) []byte { return append([]byte{tableEntry}, id[:]...) }
 func metaKey(id ID) []byte  { return append([]byte{tableMeta}, id[:]...) }
+func wordsKey(id ID) []byte { return append([]byte{tableWords}, id[:]...) }
 
 func vecPrefix(embedder string) []byte {
 	b := make([]byte, 0, 2+len(embedder))
@@ -90,6 +94,11 @@ func (s *Store) putEntry(e *Entry, m *meta, vec []float32) error {
 	if vec != nil && m.embedder != "" {
 		b.Set(vecKey(m.embedder, e.Partition, e.ID), encodeVector(vec), nil)
 	}
+	if m.words {
+		w := make([]byte, 0, 16+len(e.Prompt))
+		w = append(w, e.Partition[:]...)
+		b.Set(wordsKey(e.ID), append(w, e.Prompt...), nil)
+	}
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("semcache: write entry: %w", err)
 	}
@@ -123,6 +132,7 @@ func (s *Store) deleteEntry(id ID, m *meta) error {
 	defer b.Close()
 	b.Delete(entryKey(id), nil)
 	b.Delete(metaKey(id), nil)
+	b.Delete(wordsKey(id), nil)
 	if m.embedder != "" {
 		b.Delete(vecKey(m.embedder, m.partition, id), nil)
 	}
@@ -133,7 +143,7 @@ func (s *Store) deleteEntry(id ID, m *meta) error {
 func (s *Store) deleteAll() error {
 	b := s.db.NewBatch()
 	defer b.Close()
-	for _, t := range []byte{tableEntry, tableMeta, tableVector} {
+	for _, t := range []byte{tableEntry, tableMeta, tableVector, tableWords} {
 		if err := b.DeleteRange([]byte{t}, []byte{t + 1}, nil); err != nil {
 			return err
 		}
@@ -160,6 +170,26 @@ func (s *Store) scanMetas(fn func(id ID, m *meta)) error {
 		var id ID
 		copy(id[:], k[1:])
 		fn(id, m)
+	}
+	return it.Error()
+}
+
+// scanWords calls fn for every word-key record.
+func (s *Store) scanWords(fn func(id, part ID, prompt string)) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tableWords}, UpperBound: []byte{tableWords + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		k, v := it.Key(), it.Value()
+		if len(k) != 17 || len(v) < 16 {
+			continue
+		}
+		var id, part ID
+		copy(id[:], k[1:])
+		copy(part[:], v[:16])
+		fn(id, part, string(v[16:]))
 	}
 	return it.Error()
 }

@@ -109,7 +109,7 @@ func TestCacheSnapshotsAndReplay(t *testing.T) {
 	st, c = open()
 	defer func() { c.Close(); st.Close() }()
 	find := func(v []float32) *Candidate {
-		cand, _, err := c.FindSemantic(&Query{Part: tid(1), Vec: v, Threshold: 0.99})
+		cand, _, err := c.FindSemantic(&Query{Verify: acceptAll{}, Part: tid(1), Vec: v, Threshold: 0.99})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -149,7 +149,7 @@ func TestCacheCorruptSnapshotRebuilds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cand, _, _ := c.FindSemantic(&Query{Part: tid(1), Vec: unit(1, 0, 0, 0), Threshold: 0.99})
+		cand, _, _ := c.FindSemantic(&Query{Verify: acceptAll{}, Part: tid(1), Vec: unit(1, 0, 0, 0), Threshold: 0.99})
 		if other == "emb" && (cand == nil || c.parts[tid(1)].(*snapIndex).loaded) {
 			t.Fatal("a truncated snapshot was used or the partition was not rebuilt")
 		}

@@ -16,9 +16,8 @@ import (
 // words, modals, negations and numbers are content words, so "why"
 // against "how", or "can" against "should", tells them apart.
 //
-// The cache lets a candidate with the same words hit at a lower similarity
-// than a paraphrase in other words (Options.SameWordsMargin): on QQP such
-// pairs are duplicates far more often at the same similarity.
+// The quality tools use it to split pairs (embed/use/cmd/quality); the
+// cache's verifier (package verify) makes the decisions.
 func SameWords(a, b string) bool {
 	for n := 0; ; n++ {
 		var wa, wb string

@@ -54,23 +54,11 @@ func FuzzSameWords(f *testing.F) {
 	})
 }
 
-func TestOptionsSameWordsMargin(t *testing.T) {
-	bad, zero, half := 0.7, 0.0, 0.5
-	o := Options{SameWordsMargin: &bad, Threshold: 2}
+func TestOptionsValidateReportsAll(t *testing.T) {
+	o := Options{Threshold: 2, Candidates: 100}
+	o.Verify.MaxEdits = -1
 	err := o.Validate()
-	if err == nil || !strings.Contains(err.Error(), "same_words_margin") || !strings.Contains(err.Error(), "threshold") {
-		t.Fatalf("Validate() = %v, want both problems", err)
-	}
-	for _, c := range []struct {
-		m    *float64
-		want float64
-	}{{nil, 0.97}, {&zero, 0.98}, {&half, 0.48}} {
-		o := Options{SameWordsMargin: c.m}
-		if err := o.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		if got := o.SameWordsThreshold(0.98); got < c.want-1e-9 || got > c.want+1e-9 {
-			t.Errorf("margin %v: SameWordsThreshold(0.98) = %v, want %v", c.m, got, c.want)
-		}
+	if err == nil || !strings.Contains(err.Error(), "candidates") || !strings.Contains(err.Error(), "threshold") || !strings.Contains(err.Error(), "verify: max_edits") {
+		t.Fatalf("Validate() = %v, want every problem", err)
 	}
 }

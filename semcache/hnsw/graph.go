@@ -102,8 +102,9 @@ type Index struct {
 }
 
 var (
-	_ semcache.Index = (*Index)(nil)
-	_ semcache.Sizer = (*Index)(nil)
+	_ semcache.Index  = (*Index)(nil)
+	_ semcache.Sizer  = (*Index)(nil)
+	_ semcache.Scorer = (*Index)(nil)
 )
 
 // New returns an empty index for vectors of dim dimensions. It panics if
@@ -159,6 +160,20 @@ func (x *Index) Has(id semcache.ID) bool {
 	defer x.mu.RUnlock()
 	_, ok := x.pos[id]
 	return ok
+}
+
+// Score returns the dot product of vec with id's vector (semcache.Scorer).
+func (x *Index) Score(id semcache.ID, vec []float32) (float32, bool) {
+	if len(vec) != x.dim {
+		return 0, false
+	}
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	i, ok := x.pos[id]
+	if !ok {
+		return 0, false
+	}
+	return semcache.Dot(vec, x.vec(i)), true
 }
 
 // IDs returns the ids of the live vectors, in node order.

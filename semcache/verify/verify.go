@@ -303,9 +303,9 @@ func (c *checker) matched(i, j, prevA, prevB int) {
 }
 
 // caseOK reports whether a case difference in prose words is formatting:
-// each side's form is lower, Title or UPPER case, and a side that is not in
-// lower case is the start of a sentence, or typed all in capitals, or the
-// other side is typed all in lower case.
+// each side's form is lower, Title or UPPER case, and either one of the
+// prompts is typed all in lower or all in capitals, or the capital starts a
+// sentence ("HF" and "Hf" mid-sentence are different words).
 func (c *checker) caseOK(ta, tb *token) bool {
 	if ta.key == "i" {
 		return true
@@ -314,10 +314,13 @@ func (c *checker) caseOK(ta, tb *token) bool {
 	if fa == shapeMixed || fb == shapeMixed {
 		return false
 	}
-	okSide := func(t *token, f shape, own, other *prompt) bool {
-		return f == shapeLower || t.start || own.upperOnly || other.lowerOnly
+	// A prompt typed all in lower or all in upper case carries no case
+	// information: any prose case difference against it is formatting.
+	if c.A.p.lowerOnly || c.A.p.upperOnly || c.B.p.lowerOnly || c.B.p.upperOnly {
+		return true
 	}
-	return okSide(ta, fa, c.A.p, c.B.p) && okSide(tb, fb, c.B.p, c.A.p)
+	// Otherwise only a capital that starts a sentence.
+	return (fa == shapeLower || ta.start) && (fb == shapeLower || tb.start)
 }
 
 type shape uint8
