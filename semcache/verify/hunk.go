@@ -128,11 +128,19 @@ func (s *side) free(i int) bool {
 	return t.kind == kWord && !t.exact && freeWords[t.key] && t.wsk < wsLine
 }
 
-// frameSteps adds frame matches starting at ai and bj. Words two
-// alternatives share at their start or end ("when" in "when should I" and
-// "when is the best time to") are matched outside the hunk, so they must
-// stand just before or after it on both sides.
-func (c *checker) frameSteps(out []step, h hunk, ai, bj int) []step {
+// framePair is one exchange two alternatives of a frame allow: the words
+// that differ (ma for A, mb for B), with the words both alternatives share
+// before (pre) and after (suf) them, which must stand there on both sides.
+type framePair struct {
+	ma, mb, pre, suf []string
+	startOnly        bool
+	desc             Diff
+}
+
+// framePairs indexes every pair by the first differing word of A's side
+// ("" when A's side is empty).
+var framePairs = func() map[string][]framePair {
+	out := map[string][]framePair{}
 	for fi := range frames {
 		f := &frames[fi]
 		for _, fa := range f.alts {
@@ -148,26 +156,49 @@ func (c *checker) frameSteps(out []step, h hunk, ai, bj int) []step {
 				for q < len(fa)-p && q < len(fb)-p && fa[len(fa)-1-q] == fb[len(fb)-1-q] {
 					q++
 				}
-				ma, mb := fa[p:len(fa)-q], fb[p:len(fb)-q]
-				if len(ma) == 0 && len(mb) == 0 {
+				fp := framePair{ma: fa[p : len(fa)-q], mb: fb[p : len(fb)-q], pre: fa[:p], suf: fa[len(fa)-q:],
+					startOnly: f.startOnly,
+					desc:      Diff{Class: Frame, A: strings.Join(fa, " "), B: strings.Join(fb, " "), OK: true}}
+				if len(fp.ma) == 0 && len(fp.mb) == 0 {
 					continue
 				}
-				if !c.A.hasPhrase(ai, h.a1, ma) || !c.B.hasPhrase(bj, h.b1, mb) {
-					continue
+				k := ""
+				if len(fp.ma) > 0 {
+					k = fp.ma[0]
 				}
-				if !c.A.hasPhrase(ai-p, ai, fa[:p]) || !c.B.hasPhrase(bj-p, bj, fb[:p]) {
-					continue
-				}
-				ea, eb := ai+len(ma), bj+len(mb)
-				if !c.A.hasPhrase(ea, len(c.A.keys), fa[len(fa)-q:]) || !c.B.hasPhrase(eb, len(c.B.keys), fb[len(fb)-q:]) {
-					continue
-				}
-				if f.startOnly && !(c.A.startsAt(ai-p) && c.B.startsAt(bj-p)) {
-					continue
-				}
-				out = append(out, step{len(ma), len(mb), Diff{Class: Frame, A: strings.Join(fa, " "), B: strings.Join(fb, " "), OK: true}})
+				out[k] = append(out[k], fp)
 			}
 		}
+	}
+	return out
+}()
+
+// frameSteps adds frame matches starting at ai and bj.
+func (c *checker) frameSteps(out []step, h hunk, ai, bj int) []step {
+	try := func(list []framePair) {
+		for i := range list {
+			fp := &list[i]
+			if !c.A.hasPhrase(ai, h.a1, fp.ma) || !c.B.hasPhrase(bj, h.b1, fp.mb) {
+				continue
+			}
+			if !c.A.hasPhrase(ai-len(fp.pre), ai, fp.pre) || !c.B.hasPhrase(bj-len(fp.pre), bj, fp.pre) {
+				continue
+			}
+			ea, eb := ai+len(fp.ma), bj+len(fp.mb)
+			if !c.A.hasPhrase(ea, len(c.A.keys), fp.suf) || !c.B.hasPhrase(eb, len(c.B.keys), fp.suf) {
+				continue
+			}
+			if fp.startOnly && !(c.A.startsAt(ai-len(fp.pre)) && c.B.startsAt(bj-len(fp.pre))) {
+				continue
+			}
+			out = append(out, step{len(fp.ma), len(fp.mb), fp.desc})
+		}
+	}
+	if ai < h.a1 {
+		try(framePairs[c.A.keys[ai]])
+	}
+	if bj < h.b1 {
+		try(framePairs[""])
 	}
 	return out
 }

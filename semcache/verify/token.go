@@ -123,8 +123,8 @@ func (t *tokenizer) run() {
 		// White space.
 		j := i
 		for j < len(s) {
-			r, n := utf8.DecodeRuneInString(s[j:])
-			if !unicode.IsSpace(r) {
+			n := spaceAt(s, j)
+			if n == 0 {
 				break
 			}
 			j += n
@@ -146,10 +146,14 @@ func (t *tokenizer) run() {
 		// A chunk: up to the next white space.
 		j = i
 		for j < len(s) {
-			r, n := utf8.DecodeRuneInString(s[j:])
-			if unicode.IsSpace(r) {
+			if c := s[j]; c < utf8.RuneSelf && c > ' ' && c != '"' && c != '\'' && c != '`' {
+				j++
+				continue
+			}
+			if spaceAt(s, j) > 0 {
 				break
 			}
+			r, n := utf8.DecodeRuneInString(s[j:])
 			if isQuoteRune(r) && j > i && t.opensQuote(j, r) && t.findClose(j, r) > 0 {
 				break
 			}
@@ -158,6 +162,22 @@ func (t *tokenizer) run() {
 		t.chunk(i, j)
 		i = j
 	}
+}
+
+// spaceAt returns the length of the white-space rune at s[i], or 0.
+func spaceAt(s string, i int) int {
+	c := s[i]
+	if c < utf8.RuneSelf {
+		if c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' || c == '\f' {
+			return 1
+		}
+		return 0
+	}
+	r, n := utf8.DecodeRuneInString(s[i:])
+	if unicode.IsSpace(r) {
+		return n
+	}
+	return 0
 }
 
 // opensQuote reports whether the quotation mark at i can open a span: it is
@@ -600,10 +620,20 @@ func (p *prompt) markCase() {
 		if tk.kind != kWord || tk.exact || tk.contracted {
 			continue
 		}
-		for _, r := range tk.raw {
-			if unicode.IsUpper(r) {
+		for i := 0; i < len(tk.raw); i++ {
+			c := tk.raw[i]
+			switch {
+			case c >= utf8.RuneSelf:
+				r, n := utf8.DecodeRuneInString(tk.raw[i:])
+				i += n - 1
+				if unicode.IsUpper(r) {
+					upper = true
+				} else if unicode.IsLower(r) {
+					lower = true
+				}
+			case 'A' <= c && c <= 'Z':
 				upper = true
-			} else if unicode.IsLower(r) {
+			case 'a' <= c && c <= 'z':
 				lower = true
 			}
 			letters++

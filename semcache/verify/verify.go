@@ -171,14 +171,43 @@ func (v *Verifier) Verify(cached, incoming string, sim float32) Verdict {
 	B.build(sc.ib[:0], sc.kb[:0])
 	sc.ia, sc.ka, sc.ib, sc.kb = A.idx, A.keys, B.idx, B.keys
 
-	c := checker{v: v, A: &A, B: &B, senses: v.o.senses(), diffs: sc.diffs[:0]}
+	senses := v.o.senses()
 	if float64(sim) >= v.o.wide() {
-		c.senses = 0
+		senses = 0
 	}
-	if !v.o.NoReorder {
+	// First without reordering conjuncts; only a pair that fails and has
+	// an "and" or "or" is aligned again with them in canonical order.
+	verdict, near, ok := v.check(sc, &A, &B, senses, false)
+	if !ok {
+		return Verdict{Rule: TooDifferent, Diffs: []Diff{{Class: TooDifferent}}}
+	}
+	if !verdict.OK && near && !v.o.NoReorder {
+		if v2, _, ok := v.check(sc, &A, &B, senses, true); ok && v2.OK {
+			verdict = v2
+		}
+	}
+	return verdict
+}
+
+// coordNear reports an "and" or "or" within four words of [i, j).
+func (s *side) coordNear(i, j int) bool {
+	for k := max(0, i-4); k < min(len(s.keys), j+4); k++ {
+		if s.keys[k] == "and" || s.keys[k] == "or" {
+			return true
+		}
+	}
+	return false
+}
+
+// check aligns and explains A and B; ok is false when they are too far
+// apart to align. near reports an unexplained difference next to an "and"
+// or "or" (reordering conjuncts might explain it).
+func (v *Verifier) check(sc *scratch, A, B *side, senses int, coord bool) (verdict Verdict, near, ok bool) {
+	c := checker{v: v, A: A, B: B, senses: senses, diffs: sc.diffs[:0]}
+	if coord {
 		var sa, sb []string
-		c.coordinate(&A, &sa)
-		c.coordinate(&B, &sb)
+		c.coordinate(A, &sa)
+		c.coordinate(B, &sb)
 		for _, x := range sa {
 			if !slices.Contains(sb, x) {
 				c.add(Reorder, x, "", true)
@@ -192,13 +221,18 @@ func (v *Verifier) Verify(cached, incoming string, sim float32) Verdict {
 	}
 	edits, ok := sc.al.align(A.keys, B.keys, v.o.maxEdits())
 	if !ok {
-		return Verdict{Rule: TooDifferent, Diffs: []Diff{{Class: TooDifferent}}}
+		return Verdict{}, false, false
 	}
 	c.walk(edits)
 	c.punctuation()
-	verdict := c.verdict()
+	verdict = c.verdict()
+	for _, h := range c.loose {
+		if A.coordNear(h.a0, h.a1) && B.coordNear(h.b0, h.b1) {
+			near = true
+		}
+	}
 	sc.diffs = c.diffs[:0]
-	return verdict
+	return verdict, near, true
 }
 
 // build collects the content tokens (everything but prose punctuation).
@@ -378,8 +412,34 @@ func (s *side) gap(i int) (string, bool) {
 	return sb.String(), true
 }
 
+// sameGap reports, without building strings, whether the gaps before
+// content tokens i of a and j of b are equal.
+func sameGap(a *side, i int, b *side, j int) bool {
+	sa, sb := 0, 0
+	if i > 0 {
+		sa = a.idx[i-1] + 1
+	}
+	if j > 0 {
+		sb = b.idx[j-1] + 1
+	}
+	ea, eb := a.idx[i], b.idx[j]
+	if ea-sa != eb-sb {
+		return false
+	}
+	for k := 0; sa+k <= ea; k++ {
+		x, y := &a.p.toks[sa+k], &b.p.toks[sb+k]
+		if x.ws != y.ws || sa+k < ea && x.raw != y.raw {
+			return false
+		}
+	}
+	return true
+}
+
 // spacing checks the white space before matched tokens i (A) and j (B).
 func (c *checker) spacing(i, j int, consecutive bool) {
+	if sameGap(c.A, i, c.B, j) {
+		return
+	}
 	ta, tb := c.A.tok(i), c.B.tok(j)
 	ga, pa := c.A.gap(i)
 	gb, pb := c.B.gap(j)
@@ -409,6 +469,10 @@ func (c *checker) spacing(i, j int, consecutive bool) {
 		// Two words joined in one prompt and apart in the other cannot
 		// align as equal keys; kept for safety.
 		c.add(Whitespace, visibleWS(ga), visibleWS(gb), false)
+		return
+	}
+	if !pa && !pb {
+		c.add(Formatting, visibleWS(ga), visibleWS(gb), true)
 	}
 }
 
