@@ -195,11 +195,11 @@ func TestOptions(t *testing.T) {
 
 func TestLossless(t *testing.T) {
 	for in, want := range map[string]string{
-		"  a\r\nb \n":  "a\nb",
-		"cafe\u0301":   "caf\u00e9",
-		"x²":           "x²",
-		"A  B":         "A  B",
-		"bad\xffutf8":  "bad\uFFFDutf8",
+		"  a\r\nb \n": "a\nb",
+		"cafe\u0301":  "caf\u00e9",
+		"x²":          "x²",
+		"A  B":        "A  B",
+		"bad\xffutf8": "bad\uFFFDutf8",
 	} {
 		if got := Lossless(in); got != want {
 			t.Errorf("Lossless(%q) = %q, want %q", in, got, want)
