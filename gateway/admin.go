@@ -20,6 +20,7 @@ func (s *Server) adminRoutes(r *mux.Router) {
 	a.HandleFunc("/cache/entries", s.adminCacheEntries).Methods(http.MethodGet)
 	a.HandleFunc("/cache/entries/{key}", s.adminCacheDelete).Methods(http.MethodDelete)
 	a.HandleFunc("/cache", s.adminCacheFlush).Methods(http.MethodDelete)
+	a.HandleFunc("/cache/explain", s.adminCacheExplain).Methods(http.MethodPost)
 	s.routingAdminRoutes(a)
 	a.NotFoundHandler = http.HandlerFunc(notFound)
 	a.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)

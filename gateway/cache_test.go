@@ -524,3 +524,38 @@ func TestCacheUseLiteForeignWords(t *testing.T) {
 		t.Fatalf("upstream calls %d, want %d", up.calls.Load(), want)
 	}
 }
+
+func TestAdminCacheExplain(t *testing.T) {
+	_, url := newCountingMock(t, 0)
+	ts := newTestServer(t, cacheConfig(url, ""), nil)
+	explain := func(body string) (int, map[string]any) {
+		resp := post(t, ts.URL+"/admin/cache/explain", body)
+		var out map[string]any
+		json.Unmarshal(readBody(t, resp), &out)
+		return resp.StatusCode, out
+	}
+	code, out := explain(`{"a":"How do I reverse a list in Python?","b":"How do I revrese a list in Python?"}`)
+	if code != 200 || out["decision"] != "hit-semantic" || out["reason"] != "verified" || out["explanation"] != "typo(reverse→revrese)" {
+		t.Fatalf("typo: %d %v", code, out)
+	}
+	if ch := out["channels"].(map[string]any); ch["words"] != true {
+		t.Fatalf("channels %v", ch)
+	}
+	if sim := out["similarity"].(map[string]any); sim["lexical"] == nil {
+		t.Fatalf("similarity %v", sim)
+	}
+	code, out = explain(`{"a":"Top 10 customers by revenue","b":"Top 5 customers by revenue"}`)
+	v := out["verdict"].(map[string]any)
+	if code != 200 || out["decision"] != "miss" || out["reason"] != "verifier" || v["rule"] != "number" {
+		t.Fatalf("number: %d %v", code, out)
+	}
+	code, out = explain(`{"a":"Hello there","b":"  Hello there\n"}`)
+	if code != 200 || out["decision"] != "hit-exact" {
+		t.Fatalf("exact: %d %v", code, out)
+	}
+	for _, bad := range []string{`{"a":"x"}`, `{"a":1,"b":"y"}`, `[1]`, `{"a":"x","b":"y","c":1}`, `not json`} {
+		if code, out := explain(bad); code != 400 || out["error"] == nil {
+			t.Errorf("%s: %d %v", bad, code, out)
+		}
+	}
+}

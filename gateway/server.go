@@ -33,6 +33,7 @@ type Server struct {
 	embedder     embed.Embedder
 	guard        semcache.Checker
 	verifier     semcache.Verifier
+	lexical      embed.Embedder
 	flights      flights
 	cacheMetrics *cacheMetrics
 
@@ -121,6 +122,9 @@ func (s *Server) openCache() error {
 		s.guard = semcache.NewGuard(co.Guard)
 	}
 	s.verifier = verify.New(co.Verify)
+	if lx, err := embed.NewLexical(0, embed.LexicalOptions{}); err == nil {
+		s.lexical = lx // the character n-gram similarity /admin/cache/explain reports
+	}
 	c, err := semcache.Open(s.store, co, cc)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@
 //	semgate config check [--config FILE]
 //	semgate mock    [--listen ADDR] [mock flags]
 //	semgate cache   stats|flush [--addr URL]
+//	semgate calibrate [--config FILE] [--pairs FILE|DIR] [--target-fhr R]
 //	semgate version
 //
 // Run any command with --help for its flags.
@@ -30,6 +31,7 @@ Usage:
   semgate config check validate a configuration file
   semgate mock         run the deterministic mock upstream (an OpenAI-compatible server)
   semgate cache        show cache statistics or flush the cache of a running gateway
+  semgate calibrate    measure the embedder and verifier on labelled pairs; pick a threshold
   semgate version      print the version
 
 Run "semgate COMMAND --help" for a command's flags.
@@ -61,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdMock(ctx, args[1:], stderr)
 	case "cache":
 		err = cmdCache(ctx, args[1:], stdout, stderr)
+	case "calibrate":
+		err = cmdCalibrate(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "semgate", version())
 	case "help", "-h", "--help":

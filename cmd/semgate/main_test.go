@@ -134,3 +134,18 @@ func closedAddrFor(t *testing.T) string {
 	ln.Close()
 	return addr
 }
+
+func TestCalibrateFixture(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfg, []byte("providers:\n  - {name: mock, type: mock}\nmodels:\n  - name: m\n    deployments: [{provider: mock, model: mock-small}]\nembed:\n  model: lexical\n"), 0o644)
+	code, out, errs := runCmd(t, "calibrate", "--config", cfg, "--pairs", "../../semcache/calibrate/testdata/pairs.jsonl", "--step", "0.1")
+	if code != 0 || !strings.Contains(out, "threshold for a false-hit rate <= 0.500%") || !strings.Contains(out, "lexical") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	if code, _, _ := runCmd(t, "calibrate", "--config", cfg, "--pairs", "/nonexistent"); code != 1 {
+		t.Fatalf("missing pairs: exit %d", code)
+	}
+	if code, _, _ := runCmd(t, "calibrate", "--step", "0"); code != 2 {
+		t.Fatalf("bad flags: exit %d", code)
+	}
+}
