@@ -1,16 +1,34 @@
 // Package quality is the `quality` benchmark scenario: it replays the
 // paraphrase pairs in ../shared/data through semgate's cache layer (keys,
-// exact tier, embedder, partition index, content guard; no HTTP) and
-// measures, per similarity threshold, how many duplicates hit and how many
-// hits are wrong.
+// exact tier, embedder, partition index, word-key channel, verifier,
+// optional content guard; no HTTP) and measures, per similarity
+// threshold, how many duplicates hit and how many hits are wrong.
 //
 // The protocol is the data README's: every "a" (or "origin") is inserted
 // into an empty cache as a cached prompt with its own answer; every "b"
-// (or "similar") is looked up. A hit on a label-1 pair that returns that
-// pair's own answer is correct; a hit on a label-0 pair, or one that
-// returns another pair's answer, is false. Prompts that appear in several
-// pairs share one cache entry, so returning an entry whose prompt equals
-// the pair's own "a" counts as its own answer.
+// (or "similar") is looked up: first the exact tier (lossless key), then
+// Cache.FindSemantic, whose candidates (nearest vectors and entries with
+// the same words or one word changed) must each be explained by the
+// verifier. A hit on a label-1 pair that returns that pair's own answer is
+// correct; a hit on a label-0 pair, or one that returns another pair's
+// answer, is false.
+//
+// Two rules keep the count honest where the data repeats itself:
+//
+//   - Own answer: an entry whose prompt normalizes (semcache.Normalize) to
+//     the pair's own "a" is the pair's own answer, since the same question
+//     recurs in several pairs, sometimes with other case or punctuation.
+//   - Identical question: a hit whose entry's prompt normalizes to the
+//     looked-up "b" itself (another pair's "a" with the same text) is
+//     neither correct nor false: the cache served the answer to the very
+//     question asked. It is counted apart (Row.Identical).
+//
+// Lookups run with Threshold 0 and record the first verified candidate's
+// similarity: candidates are tried most similar first, so that candidate
+// is also what the cache serves at any threshold t at or below its
+// similarity, and nothing is served above it. Sweep applies the thresholds
+// afterwards. A candidate of unknown similarity (no vector, e.g. without
+// an embedder) hits at every threshold, as in the cache.
 package quality
 
 import (
@@ -23,9 +41,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/semgate/semgate/embed"
 	"github.com/semgate/semgate/semcache"
+	"github.com/semgate/semgate/semcache/hnsw"
+	"github.com/semgate/semgate/semcache/verify"
 )
 
 // Pair is one evaluation pair.
@@ -84,73 +106,109 @@ func LoadGPTCache(path string) ([]Pair, error) {
 // Outcome is what one lookup found.
 type Outcome struct {
 	Label int
-	// Exact: the lookup hit the exact tier; Right tells whether the answer
-	// was the pair's own, Identical that it was another pair's entry for the
-	// identical (normalized) question.
-	Exact     bool
-	Right     bool
-	Identical bool
-	// Guarded is the similarity of the best candidate that passed the
-	// guard (0: none); GuardedRight whether it was the pair's own answer.
-	Guarded      float32
-	GuardedRight bool
-	// Unguarded is the best candidate's similarity regardless of the
-	// guard; UnguardedRight whether it was the pair's own answer.
-	Unguarded      float32
-	UnguardedRight bool
-	// SameWords and SameWordsUnguarded are the similarities of the best
-	// candidate with the same words as the lookup (semcache.SameWords),
-	// passing the guard or regardless of it (0: none); the Right fields
-	// whether it was the pair's own answer. With a margin, such a
-	// candidate hits at threshold − margin.
-	SameWords, SameWordsUnguarded           float32
-	SameWordsRight, SameWordsUnguardedRight bool
+	// Exact: the lookup hit the exact tier (it hits at every threshold).
+	Exact bool
+	// Found: the semantic tier had a verified candidate (passing the guard
+	// when there is one); Score is its similarity (0: unknown, hits at
+	// every threshold), Channel how it was found, Verdict the verifier's
+	// explanation.
+	Found   bool
+	Score   float32
+	Channel semcache.Channel
+	Verdict string
+	// Right: the hit (exact or semantic) returned the pair's own answer;
+	// Identical: another entry whose prompt is the looked-up question
+	// itself (see the package doc).
+	Right, Identical bool
+	// Served is the served entry's prompt (exact or semantic hit).
+	Served string
+	// Rejected is the most similar candidate the verifier or the guard
+	// refused (RejectedRule empty: none), for diagnostics.
+	RejectedRule    string
+	RejectedScore   float32
+	RejectedVerdict string
+	RejectedPrompt  string
+	// RejectedSole is the class of the refused candidate's only
+	// unexplained difference ("" when several, or none refused).
+	RejectedSole string
+}
+
+// HitAt reports whether the lookup is served at threshold t.
+func (o *Outcome) HitAt(t float64) bool {
+	return o.Exact || (o.Found && (o.Score == 0 || o.Score >= float32(t))) // float32, as the cache compares
+}
+
+// Setup is the cache a replay builds.
+type Setup struct {
+	Store *semcache.Store
+	Cache *semcache.Cache
+}
+
+// Close closes the cache and its store.
+func (s *Setup) Close() error {
+	return errors.Join(s.Cache.Close(), s.Store.Close())
+}
+
+// OpenCache opens an empty cache in dir configured as the gateway's
+// (HNSW partition index, an exact scan up to 10,000 vectors; the default
+// number of nearest candidates), with room for maxEntries entries and no
+// eviction or expiry during a run. e may be nil: no vectors (the word
+// channel only).
+func OpenCache(dir string, e embed.Embedder, maxEntries int) (*Setup, error) {
+	store, err := semcache.OpenStore(semcache.StoreOptions{Dir: dir, Logger: quietLog})
+	if err != nil {
+		return nil, err
+	}
+	cc := semcache.CacheConfig{Logger: quietLog}
+	if e != nil {
+		cc.EmbedderID, cc.Dim = e.ID(), e.Dim()
+		cc.NewIndex = func(dim int) semcache.Index { return hnsw.New(dim, hnsw.Options{}) }
+	}
+	o := semcache.Options{MaxEntries: max(2*maxEntries, 1000), MaxBytes: 1 << 40, TTL: 1000 * time.Hour, SweepInterval: 1000 * time.Hour}
+	cache, err := semcache.Open(store, o, cc)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return &Setup{Store: store, Cache: cache}, nil
 }
 
 // Replay inserts every pair's A into a fresh cache in dir and looks up
 // every B, returning one Outcome per pair. The cache uses one partition
 // (one model, no system prompt), as an application asking independent
-// questions would.
-func Replay(ctx context.Context, dir string, pairs []Pair, e embed.Embedder, guard semcache.Checker) ([]Outcome, error) {
-	store, err := semcache.OpenStore(semcache.StoreOptions{Dir: dir, Logger: quietLog})
+// questions would. e may be nil (no embedder: the word channel only);
+// guard may be nil (no content guard).
+func Replay(ctx context.Context, dir string, pairs []Pair, e embed.Embedder, v semcache.Verifier, guard semcache.Checker) ([]Outcome, error) {
+	s, err := OpenCache(dir, e, len(pairs))
 	if err != nil {
 		return nil, err
 	}
-	defer store.Close()
-	cache, err := semcache.Open(store, semcache.Options{MaxEntries: 10 * len(pairs), Candidates: 8},
-		semcache.CacheConfig{EmbedderID: e.ID(), Dim: e.Dim(), Logger: quietLog})
-	if err != nil {
-		return nil, err
-	}
-	defer cache.Close()
+	defer s.Close()
+	cache := s.Cache
 
 	keys := make([]semcache.Key, len(pairs))
 	for i, p := range pairs {
-		if keys[i], err = key(p.A); err != nil {
+		if keys[i], err = Key(p.A); err != nil {
 			return nil, err
 		}
 	}
-	vecs, err := embedAll(ctx, e, keys)
+	vecs, err := EmbedKeys(ctx, e, keys)
 	if err != nil {
 		return nil, err
 	}
 	for i, k := range keys {
-		id, _ := semcache.ParseID(k.Exact)
-		part, _ := semcache.ParseID(k.Partition)
-		entry := &semcache.Entry{ID: id, Partition: part, Kind: "chat", Model: "m", Prompt: k.Prompt,
-			Body: json.RawMessage(`{"answer":` + fmt.Sprint(i) + `}`)}
-		if err := cache.Put(entry, vecs[i]); err != nil {
+		if err := cache.Put(NewEntry(k, i), vecs[i]); err != nil {
 			return nil, err
 		}
 	}
 
 	qkeys := make([]semcache.Key, len(pairs))
 	for i, p := range pairs {
-		if qkeys[i], err = key(p.B); err != nil {
+		if qkeys[i], err = Key(p.B); err != nil {
 			return nil, err
 		}
 	}
-	qvecs, err := embedAll(ctx, e, qkeys)
+	qvecs, err := EmbedKeys(ctx, e, qkeys)
 	if err != nil {
 		return nil, err
 	}
@@ -160,41 +218,36 @@ func Replay(ctx context.Context, dir string, pairs []Pair, e embed.Embedder, gua
 			return nil, err
 		}
 		o := Outcome{Label: p.Label}
-		own := keys[i].Normalized
+		own, asked := keys[i].Normalized, qkeys[i].Normalized
+		judge := func(prompt string) {
+			n := semcache.Normalize(prompt)
+			o.Served = prompt
+			o.Right = n == own
+			o.Identical = !o.Right && n == asked
+		}
 		id, _ := semcache.ParseID(qkeys[i].Exact)
 		part, _ := semcache.ParseID(qkeys[i].Partition)
-		if hit, err := cache.GetExact(id, 0); err == nil {
-			o.Exact, o.Right = true, semcache.Normalize(hit.Prompt) == own
-			o.Identical = !o.Right && semcache.Normalize(hit.Prompt) == qkeys[i].Normalized
-		} else if !errors.Is(err, semcache.ErrNotFound) {
+		hit, err := cache.GetExact(id, 0)
+		switch {
+		case err == nil:
+			o.Exact = true
+			judge(hit.Prompt)
+		case !errors.Is(err, semcache.ErrNotFound):
 			return nil, err
-		} else {
-			// Threshold 0 returns the best candidate (passing the guard);
-			// Threshold 2, which no candidate reaches, with a positive
-			// SameWordsThreshold returns the best one with the same words.
-			find := func(q semcache.Query, check semcache.Checker) (float32, bool, error) {
-				q.Part, q.Vec, q.Prompt, q.Check = part, qvecs[i], qkeys[i].Prompt, check
-				cand, _, err := cache.FindSemantic(&q)
-				if err != nil || cand == nil {
-					return 0, false, err
-				}
-				return cand.Score, semcache.Normalize(cand.Entry.Prompt) == own, nil
-			}
-			best, same := semcache.Query{}, semcache.Query{Threshold: 2, SameWordsThreshold: 1e-9}
-			if o.Unguarded, o.UnguardedRight, err = find(best, nil); err != nil {
+		case qkeys[i].Semantic:
+			q := semcache.Query{Part: part, Vec: qvecs[i], Prompt: qkeys[i].Prompt, Verify: v, Check: guard}
+			best, rej, err := cache.FindSemantic(&q)
+			if err != nil {
 				return nil, err
 			}
-			if o.SameWordsUnguarded, o.SameWordsUnguardedRight, err = find(same, nil); err != nil {
-				return nil, err
+			if best != nil {
+				o.Found, o.Score, o.Channel, o.Verdict = true, best.Score, best.Channel, best.Verdict.String()
+				judge(best.Entry.Prompt)
 			}
-			o.Guarded, o.GuardedRight, o.SameWords, o.SameWordsRight = o.Unguarded, o.UnguardedRight, o.SameWordsUnguarded, o.SameWordsUnguardedRight
-			if guard != nil {
-				if o.Guarded, o.GuardedRight, err = find(best, guard); err != nil {
-					return nil, err
-				}
-				if o.SameWords, o.SameWordsRight, err = find(same, guard); err != nil {
-					return nil, err
-				}
+			if rej != nil {
+				o.RejectedRule, o.RejectedScore = string(rej.Verdict.Rule), rej.Score
+				o.RejectedVerdict, o.RejectedPrompt = rej.Verdict.String(), rej.Entry.Prompt
+				o.RejectedSole = SoleBlocker(rej.Verdict)
 			}
 		}
 		out[i] = o
@@ -202,23 +255,67 @@ func Replay(ctx context.Context, dir string, pairs []Pair, e embed.Embedder, gua
 	return out, nil
 }
 
+// SoleBlocker returns the class of a refused verdict's only unexplained
+// difference ("" when it has several, or when the guard refused: its
+// rule starts with "guard:" and the verifier's differences are all
+// explained).
+func SoleBlocker(v verify.Verdict) string {
+	if strings.HasPrefix(string(v.Rule), "guard:") {
+		return string(v.Rule)
+	}
+	sole := ""
+	for _, d := range v.Diffs {
+		if d.OK {
+			continue
+		}
+		if sole != "" {
+			return ""
+		}
+		sole = string(d.Class)
+	}
+	return sole
+}
+
 var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func key(prompt string) (semcache.Key, error) {
-	body, _ := json.Marshal(map[string]any{"model": "m", "messages": []map[string]string{{"role": "user", "content": prompt}}})
+// Key is the cache key of a one-message chat request for model "m".
+func Key(prompt string) (semcache.Key, error) {
+	body, err := json.Marshal(map[string]any{"model": "m", "messages": []map[string]string{{"role": "user", "content": prompt}}})
+	if err != nil {
+		return semcache.Key{}, err
+	}
 	return semcache.MakeKey(semcache.KeyInput{Tenant: "default", Model: "m", Endpoint: "chat", Body: body}, semcache.KeyOptions{})
 }
 
-// embedAll embeds the normalized prompts in batches.
-func embedAll(ctx context.Context, e embed.Embedder, keys []semcache.Key) ([][]float32, error) {
-	out := make([][]float32, 0, len(keys))
+// NewEntry is the cache entry of k, whose answer is {"answer":n}; it
+// joins the word channel when the key allows the semantic tier.
+func NewEntry(k semcache.Key, n int) *semcache.Entry {
+	id, _ := semcache.ParseID(k.Exact)
+	part, _ := semcache.ParseID(k.Partition)
+	return &semcache.Entry{ID: id, Partition: part, Kind: "chat", Model: "m", Prompt: k.Prompt,
+		Body: json.RawMessage(`{"answer":` + fmt.Sprint(n) + `}`), Semantic: k.Semantic}
+}
+
+// EmbedKeys embeds the normalized prompts in batches; with no embedder it
+// returns nil vectors.
+func EmbedKeys(ctx context.Context, e embed.Embedder, keys []semcache.Key) ([][]float32, error) {
+	texts := make([]string, len(keys))
+	for i, k := range keys {
+		texts[i] = k.Normalized
+	}
+	return EmbedTexts(ctx, e, texts)
+}
+
+// EmbedTexts embeds texts in batches of 256; with no embedder it returns
+// nil vectors.
+func EmbedTexts(ctx context.Context, e embed.Embedder, texts []string) ([][]float32, error) {
+	if e == nil {
+		return make([][]float32, len(texts)), nil
+	}
+	out := make([][]float32, 0, len(texts))
 	const batch = 256
-	for i := 0; i < len(keys); i += batch {
-		texts := make([]string, 0, batch)
-		for _, k := range keys[i:min(i+batch, len(keys))] {
-			texts = append(texts, k.Normalized)
-		}
-		v, err := e.Embed(ctx, texts)
+	for i := 0; i < len(texts); i += batch {
+		v, err := e.Embed(ctx, texts[i:min(i+batch, len(texts))])
 		if err != nil {
 			return nil, err
 		}
@@ -237,44 +334,36 @@ type Row struct {
 	// FalseOnNegatives: hits on negatives only (the false-hit rate's
 	// numerator).
 	CorrectHits, FalseHits, FalseOnNegatives int
-	// Identical: exact hits on another pair's entry for the same question
-	// (see the package doc); neither correct nor false.
-	Identical                       int
+	// Identical: hits on another entry whose prompt is the looked-up
+	// question itself (see the package doc); neither correct nor false.
+	Identical int
+	// Exact: hits of the exact tier, of any kind.
+	Exact                           int
 	Recall, FalseHitRate, Precision float64
 }
 
-// Sweep turns outcomes into one Row per threshold, with the guard
-// (guarded) or without it; a candidate with the same words as the lookup
-// hits at threshold − margin (0: no such rule), as in the cache.
-func Sweep(outcomes []Outcome, thresholds []float64, guarded bool, margin float64) []Row {
+// Sweep turns outcomes into one Row per threshold.
+func Sweep(outcomes []Outcome, thresholds []float64) []Row {
 	rows := make([]Row, 0, len(thresholds))
 	for _, t := range thresholds {
 		r := Row{Threshold: t}
-		for _, o := range outcomes {
+		for i := range outcomes {
+			o := &outcomes[i]
 			if o.Label == 1 {
 				r.Positives++
 			} else {
 				r.Negatives++
 			}
-			hit, right := o.Exact, o.Right
-			if !hit {
-				score, ok := o.Unguarded, o.UnguardedRight
-				same, sameOK := o.SameWordsUnguarded, o.SameWordsUnguardedRight
-				if guarded {
-					score, ok = o.Guarded, o.GuardedRight
-					same, sameOK = o.SameWords, o.SameWordsRight
-				}
-				// float32, as the cache compares
-				hit, right = score > 0 && score >= float32(t), ok
-				if !hit && margin > 0 && same > 0 && same >= float32(t-margin) {
-					hit, right = true, sameOK
-				}
+			if !o.HitAt(t) {
+				continue
+			}
+			if o.Exact {
+				r.Exact++
 			}
 			switch {
-			case !hit:
 			case o.Identical:
 				r.Identical++
-			case o.Label == 1 && right:
+			case o.Label == 1 && o.Right:
 				r.CorrectHits++
 			default:
 				r.FalseHits++
@@ -298,7 +387,8 @@ func Sweep(outcomes []Outcome, thresholds []float64, guarded bool, margin float6
 }
 
 // BestAt returns the row with the highest recall whose false-hit rate is
-// at most maxFHR, and whether there is one.
+// at most maxFHR (the lowest such threshold on a tie), and whether there
+// is one.
 func BestAt(rows []Row, maxFHR float64) (Row, bool) {
 	var best Row
 	found := false

@@ -8,12 +8,12 @@ import (
 
 // WriteCSV writes rows as CSV.
 func WriteCSV(w io.Writer, rows []Row) error {
-	if _, err := fmt.Fprintln(w, "threshold,positives,negatives,correct_hits,false_hits,false_on_negatives,identical_question_hits,recall,false_hit_rate,precision"); err != nil {
+	if _, err := fmt.Fprintln(w, "threshold,positives,negatives,correct_hits,false_hits,false_on_negatives,identical_question_hits,exact_hits,recall,false_hit_rate,precision"); err != nil {
 		return err
 	}
 	for _, r := range rows {
-		if _, err := fmt.Fprintf(w, "%.3f,%d,%d,%d,%d,%d,%d,%.5f,%.5f,%.5f\n", r.Threshold, r.Positives, r.Negatives,
-			r.CorrectHits, r.FalseHits, r.FalseOnNegatives, r.Identical, r.Recall, r.FalseHitRate, r.Precision); err != nil {
+		if _, err := fmt.Fprintf(w, "%.3f,%d,%d,%d,%d,%d,%d,%d,%.5f,%.5f,%.5f\n", r.Threshold, r.Positives, r.Negatives,
+			r.CorrectHits, r.FalseHits, r.FalseOnNegatives, r.Identical, r.Exact, r.Recall, r.FalseHitRate, r.Precision); err != nil {
 			return err
 		}
 	}
@@ -22,12 +22,12 @@ func WriteCSV(w io.Writer, rows []Row) error {
 
 // WriteMarkdown writes rows as a Markdown table.
 func WriteMarkdown(w io.Writer, rows []Row) {
-	fmt.Fprintln(w, "| threshold | recall (correct/positives) | false-hit rate (false/negatives) | precision (correct/hits) | identical-question hits |")
-	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| threshold | lookups | recall (correct/positives) | false-hit rate (false/negatives) | precision (correct/hits) | identical-question hits | exact hits |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rows {
-		fmt.Fprintf(w, "| %.2f | %.2f%% (%d/%d) | %.2f%% (%d/%d) | %.3f (%d/%d) | %d |\n", r.Threshold,
+		fmt.Fprintf(w, "| %.3f | %d | %.2f%% (%d/%d) | %.2f%% (%d/%d) | %.3f (%d/%d) | %d | %d |\n", r.Threshold, r.Positives+r.Negatives,
 			100*r.Recall, r.CorrectHits, r.Positives, 100*r.FalseHitRate, r.FalseOnNegatives, r.Negatives,
-			r.Precision, r.CorrectHits, r.CorrectHits+r.FalseHits, r.Identical)
+			r.Precision, r.CorrectHits, r.CorrectHits+r.FalseHits, r.Identical, r.Exact)
 	}
 }
 
