@@ -39,6 +39,8 @@ FUZZ_TARGETS = \
 	FuzzCanonicalJSON:./semcache \
 	FuzzSameWords:./semcache \
 	FuzzGuardCheck:./semcache \
+	FuzzVerify:./semcache/verify \
+	FuzzLookup:./semcache/wordkeys \
 	FuzzTranslateRequest:./providers/anthropic \
 	FuzzStream:./providers/anthropic \
 	FuzzLexical:./embed \

@@ -104,6 +104,11 @@ type tokenizer struct {
 	ws   string
 	exct bool // inside a quoted/code span
 	quot bool
+	// noClose[r] is where a failed search for the close of a span opened
+	// by quotation mark r stopped: an opening before it fails too, so the
+	// scan stays linear.
+	noClose map[rune]int
+	stop    int
 }
 
 // tokenize splits a prompt (already NFC, LF line endings, trimmed).
@@ -203,7 +208,26 @@ func (t *tokenizer) opensQuote(i int, r rune) bool {
 // "don't" inside a span is not its end); spans do not cross a blank line,
 // and code spans opened by ``` end at the next ```.
 func (t *tokenizer) findClose(i int, open rune) int {
+	key := open
+	if open == '`' && strings.HasPrefix(t.s[i:], "```") {
+		key = -1 // fences close only with a fence
+	}
+	if stop, ok := t.noClose[key]; ok && i < stop {
+		return -1
+	}
+	end := t.findCloseScan(i, open)
+	if end < 0 {
+		if t.noClose == nil {
+			t.noClose = map[rune]int{}
+		}
+		t.noClose[key] = t.stop
+	}
+	return end
+}
+
+func (t *tokenizer) findCloseScan(i int, open rune) int {
 	s := t.s
+	t.stop = len(s)
 	_, n := utf8.DecodeRuneInString(s[i:])
 	if open == '`' && strings.HasPrefix(s[i:], "```") {
 		if k := strings.Index(s[i+3:], "```"); k >= 0 {
@@ -214,6 +238,7 @@ func (t *tokenizer) findClose(i int, open rune) int {
 	for j := i + n; j < len(s); {
 		r, m := utf8.DecodeRuneInString(s[j:])
 		if r == '\n' && open != '`' && strings.HasPrefix(s[j:], "\n\n") {
+			t.stop = j
 			return -1
 		}
 		if closes(open, r) && j > i+n {

@@ -208,7 +208,8 @@ func TestLossless(t *testing.T) {
 }
 
 func FuzzVerify(f *testing.F) {
-	for _, s := range []string{"How do I reverse a list?", "Explain 'x' in `code`", "a\n\n b", "don't can't won't", "1,000.5 3rd ², ß"} {
+	for _, s := range []string{"How do I reverse a list?", "Explain 'x' in `code`", "a\n\n b", "don't can't won't", "1,000.5 3rd ², ß",
+		strings.Repeat("'a ", 300), "```go\nx := 1\n``` and `y`", "x and y or z and w"} {
 		f.Add(s, strings.ToUpper(s))
 	}
 	v := New(Options{})
