@@ -125,7 +125,14 @@ func (s *side) phrase(i, n int) (string, bool) {
 // free reports a prose word that may be added or dropped.
 func (s *side) free(i int) bool {
 	t := s.tok(i)
-	return t.kind == kWord && !t.exact && freeWords[t.key] && t.wsk < wsLine
+	if t.kind != kWord || t.exact || !freeWords[t.key] || t.wsk >= wsLine {
+		return false
+	}
+	if t.key == "me" {
+		// "Write me a haiku", "can you give me": after the request's verb.
+		return i >= 1 && (s.tok(i-1).start || i >= 2 && s.keys[i-2] == "you")
+	}
+	return true
 }
 
 // framePair is one exchange two alternatives of a frame allow: the words

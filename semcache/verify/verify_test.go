@@ -91,6 +91,8 @@ func TestMustMiss(t *testing.T) {
 			{"Write a letter from an employee to their employer.", "Write a letter from an employer to their employee."},
 			{"How do I apply for a US passport?", "How long is a US passport valid?"},
 			{"Write a Python function that encodes base64.", "Write a Python function that decodes base64."},
+			{"Who can love?", "Who can love me?"},
+			{"What is my IP address?", "What is your IP address?"},
 		},
 	}
 	for cat, pairs := range cases {

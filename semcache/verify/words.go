@@ -7,10 +7,12 @@ import "strings"
 // from WordNet (package wordnet).
 
 // freeWords may be added or dropped without changing what a prompt asks:
-// articles, politeness, fillers, the object "me" of a request, "some",
-// "any", and the complementizer "that".
+// articles, politeness, fillers, "some", "any", "ever", the possessive
+// "my" (a prompt is about its writer either way: "improve my English"),
+// and the complementizer "that". "me" is free only as the object of a
+// request ("write me a haiku"; see side.free).
 var freeWords = set(`a an the please kindly me some any just really actually basically
-	hey hi hello thanks that`)
+	hey hi hello thanks that ever my`)
 
 // groups lists words that may replace one another. A word may be in several
 // groups. ctx says when the exchange is allowed.
