@@ -118,7 +118,7 @@ func (s *Server) openCache() error {
 		s.embedder = e
 		cc.EmbedderID, cc.Dim = e.ID(), e.Dim()
 	}
-	if !co.Guard.Disabled {
+	if co.Guard.Enabled && !co.Guard.Disabled {
 		s.guard = semcache.NewGuard(co.Guard)
 	}
 	s.verifier = verify.New(co.Verify)

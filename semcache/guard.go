@@ -23,10 +23,16 @@ const (
 )
 
 // GuardOptions configures the content guard (the `cache.guard:` section).
-// The zero value means defaults: the guard on, every rule on.
+// The verifier (package verify) decides semantic hits; the guard's
+// hand-written rejection rules are an optional extra veto on verified
+// candidates. The zero value means defaults: the guard off; enabled, every
+// rule on.
 type GuardOptions struct {
-	// Disabled turns the guard off: every semantic candidate above the
-	// threshold is served. Default: false.
+	// Enabled runs the guard on verified candidates. It adds no protection
+	// the verifier lacks on the project's labelled pairs and costs hits
+	// (its entity rule turns down a typo in a name). Default: false.
+	Enabled bool `yaml:"enabled"`
+	// Disabled turns the guard off even when Enabled. Default: false.
 	Disabled bool `yaml:"disabled"`
 	// IgnoreNumbers turns off the numbers rule (digits, decimals, number
 	// words, ordinals). Default: false.
