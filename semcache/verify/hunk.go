@@ -93,6 +93,13 @@ func (c *checker) options(h hunk, i, j int) []step {
 			}
 		}
 	}
+	// A word typed twice ("make make me feel").
+	if inA && c.A.repeated(ai) {
+		out = append(out, step{1, 0, Diff{Class: Typo, A: c.A.tok(ai).raw, OK: true}})
+	}
+	if inB && c.B.repeated(bj) {
+		out = append(out, step{0, 1, Diff{Class: Typo, B: c.B.tok(bj).raw, OK: true}})
+	}
 	if inA && c.A.free(ai) {
 		out = append(out, step{1, 0, Diff{Class: FunctionW, A: c.A.tok(ai).raw, OK: true}})
 	}
@@ -120,6 +127,28 @@ func (s *side) phrase(i, n int) (string, bool) {
 		sb.WriteString(t.key)
 	}
 	return sb.String(), true
+}
+
+// repeated reports a prose word that repeats the word before it.
+func (s *side) repeated(i int) bool {
+	t := s.tok(i)
+	return i > 0 && t.kind == kWord && !t.exact && s.keys[i-1] == t.key && s.tok(i-1).kind == kWord && t.wsk == wsSpace
+}
+
+// numeral reports a number written in words against the same number in
+// digits ("five" and "5"); ok is false when the pair is not a numeral.
+func numeral(ta, tb *token) (same, ok bool) {
+	if ta.kind == kNum && tb.kind == kWord {
+		ta, tb = tb, ta
+	}
+	if ta.kind != kWord || tb.kind != kNum || ta.exact && ta.quoted || tb.quoted {
+		return false, false
+	}
+	v, isNum := numberWords[ta.key]
+	if !isNum {
+		return false, false
+	}
+	return v == tb.raw, v == tb.raw
 }
 
 // free reports a prose word that may be added or dropped.
@@ -234,6 +263,9 @@ func (s *side) hasPhrase(i, limit int, p []string) bool {
 // pair explains one token of A against one of B.
 func (c *checker) pair(ai, bj int) (Diff, bool) {
 	ta, tb := c.A.tok(ai), c.B.tok(bj)
+	if n, ok := numeral(ta, tb); ok {
+		return Diff{Class: Numeral, A: ta.raw, B: tb.raw, OK: n}, n
+	}
 	if ta.kind != kWord || tb.kind != kWord || ta.exact || tb.exact {
 		return Diff{}, false
 	}
@@ -260,7 +292,7 @@ func (c *checker) pair(ai, bj int) (Diff, bool) {
 	if !c.v.o.NoTypos && typo(a, b) {
 		return Diff{Class: Typo, A: ta.raw, B: tb.raw, OK: true}, true
 	}
-	if !c.v.o.NoSynonyms && c.synonyms(a, b) {
+	if !c.v.o.NoSynonyms && (c.synonyms(a, b) || wordnet.Similar(a, b, 2)) {
 		return Diff{Class: Synonym, A: ta.raw, B: tb.raw, OK: true}, true
 	}
 	return Diff{}, false
@@ -273,8 +305,48 @@ func (c *checker) groupCtx(ctx groupCtx, ai, bj int) bool {
 		return c.A.nextIs(ai, pronouns) && c.B.nextIs(bj, pronouns)
 	case ctxAfterWh:
 		return c.A.afterWh(ai) && c.B.afterWh(bj)
+	case ctxPlace:
+		return c.A.place(ai) && c.B.place(bj)
 	}
 	return true
+}
+
+// place reports a preposition of place between a noun and a noun phrase,
+// where in, at and on alternate without changing the question ("change my
+// password in Yahoo mail" = "on Yahoo mail"); after a verb they are
+// particles with meanings of their own ("turn on", "log in").
+func (s *side) place(i int) bool {
+	if i < 1 || i+1 >= len(s.keys) {
+		return false
+	}
+	prev, next := s.tok(i-1), s.tok(i+1)
+	if prev.kind != kWord || next.kind != kWord || prev.exact || functionWords[prev.key] {
+		return false
+	}
+	if !nounish(prev.key) {
+		return false
+	}
+	switch next.key {
+	case "a", "an", "the", "my", "your", "our", "their", "his", "her", "this", "that":
+		return true
+	}
+	return !functionWords[next.key] && (nounish(next.key) || caseShape(next.raw) != shapeLower)
+}
+
+// nounish reports a word used mostly as a noun (by WordNet's tag counts),
+// or a noun's plural.
+func nounish(w string) bool {
+	n, v := wordnet.Frequency(w, wordnet.Noun), wordnet.Frequency(w, wordnet.Verb)
+	if n == 0 && v == 0 {
+		var buf [4]string
+		for _, b := range wordnet.BaseForms(buf[:0], w, wordnet.Noun) {
+			if b != w {
+				n += wordnet.Frequency(b, wordnet.Noun)
+				v += wordnet.Frequency(b, wordnet.Verb)
+			}
+		}
+	}
+	return n > v
 }
 
 func (s *side) nextIs(i int, set map[string]bool) bool {

@@ -16,6 +16,7 @@ const (
 	Frame       Class = "frame"         // question frames that ask the same ("how do I" = "what is the best way to")
 	Reorder     Class = "reorder"       // conjuncts exchanged around and/or, or a phrase moved within its sentence
 	Contraction Class = "contraction"   // "don't" = "do not"
+	Numeral     Class = "numeral"       // a number in words or digits ("five" = "5")
 )
 
 // Differences that may change the answer (the candidate is a miss).

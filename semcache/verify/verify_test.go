@@ -74,7 +74,7 @@ func TestMustMiss(t *testing.T) {
 			{"I earn $85,000 a year.", "I earn $95,000 a year."},
 			{"Who was the 3rd president?", "Who was the 4th president?"},
 			{"Does Python 3.8 support it?", "Does Python 3.7 support it?"},
-			{"List 10 names.", "List ten names."},
+			{"List 10 names.", "List eleven names."},
 			{"What changed in React 18?", "What changed in React 19?"},
 		},
 		"identifiers": {
@@ -133,6 +133,9 @@ func TestMustHit(t *testing.T) {
 		{"Write a haiku about the ocean.", "Write me a haiku about the ocean.", "function-word(+me)"},
 		{doc + "Summarize the report.", doc + "Summarize the reprot.", "typo(report→reprot)"},
 		{"Give me 5 ideas for a team-building activity.", "Give me 5 ideas for a team-building activity!!", "!!)"},
+		{"What are the five best movies of all time?", "What are the 5 best movies of all time?", "numeral(five→5)"},
+		{"Which song can make make me feel scared?", "Which song can make me feel scared?", "typo(-make)"},
+		{"How do I get rid of big cockroaches?", "How do I get rid of huge cockroaches?", "synonym(big→huge)"},
 	} {
 		d := v.Verify(c.a, c.b, 0)
 		if !d.OK {

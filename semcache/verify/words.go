@@ -1,6 +1,9 @@
 package verify
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // The verifier's closed-class word lists: grammar, not vocabulary. Open-class
 // knowledge (which words are English, synonyms, antonyms, inflections) comes
@@ -27,6 +30,7 @@ const (
 	ctxAny      groupCtx = iota
 	ctxBeforePr          // followed by a personal pronoun (a question's inversion: "can you", "could I")
 	ctxAfterWh           // after how/where/when and before a pronoun ("how do I" = "how can I")
+	ctxPlace             // between a noun and a noun phrase ("my password in Yahoo mail" = "on Yahoo mail")
 )
 
 var groups = []group{
@@ -44,6 +48,7 @@ var groups = []group{
 	{set(`which that who`), ctxAny},
 	{set(`i you we one`), ctxAfterWh}, // "how do I" = "how do you" = "how does one"
 	{set(`per a`), ctxAny},
+	{set(`in at on`), ctxPlace},
 }
 
 var whWords = set(`how where when`)
@@ -105,3 +110,18 @@ func phrases(s string) [][]string {
 	}
 	return out
 }
+
+// numberWords maps number words to digits (a numeral written either way is
+// formatting: "five best movies" = "5 best movies").
+var numberWords = func() map[string]string {
+	m := map[string]string{}
+	for i, w := range strings.Fields(`zero one two three four five six seven eight nine ten eleven twelve
+		thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty`) {
+		m[w] = strconv.Itoa(i)
+	}
+	for i, w := range strings.Fields(`thirty forty fifty sixty seventy eighty ninety`) {
+		m[w] = strconv.Itoa(30 + 10*i)
+	}
+	m["hundred"], m["thousand"], m["million"], m["billion"] = "100", "1000", "1000000", "1000000000"
+	return m
+}()
