@@ -15,7 +15,9 @@ type edit struct {
 type aligner struct {
 	v     []int
 	trace [][]int
+	flat  []int // backing store of trace
 	edits []edit
+	rev   []edit
 }
 
 // align returns the edit script turning a into b, or ok=false when more
@@ -77,9 +79,15 @@ func (al *aligner) middle(a, b []string, maxD int) ([]edit, bool) {
 	v := al.v[:2*max+3]
 	clear(v)
 	trace := al.trace[:0]
+	flat := al.flat[:0]
 	found := -1
 	for d := 0; d <= max; d++ {
-		snap := make([]int, 2*d+1)
+		if cap(flat)-len(flat) < 2*d+1 {
+			// A new backing array; earlier snapshots keep the old one.
+			flat = make([]int, 0, 2*cap(flat)+2*d+1)
+		}
+		snap := flat[len(flat) : len(flat)+2*d+1]
+		flat = flat[:len(flat)+2*d+1]
 		for k := -d; k <= d; k += 2 {
 			var x int
 			if k == -d || (k != d && v[off+k-1] < v[off+k+1]) {
@@ -105,12 +113,12 @@ func (al *aligner) middle(a, b []string, maxD int) ([]edit, bool) {
 			break
 		}
 	}
-	al.trace = trace
+	al.trace, al.flat = trace, flat
 	if found < 0 {
 		return nil, false
 	}
 	// Backtrack from (n, m) through each round's furthest points.
-	var rev []edit
+	rev := al.rev[:0]
 	x, y := n, m
 	for d := found; d > 0; d-- {
 		prev := trace[d-1]
@@ -145,9 +153,9 @@ func (al *aligner) middle(a, b []string, maxD int) ([]edit, bool) {
 		y--
 		rev = append(rev, edit{'=', x, y})
 	}
-	out := make([]edit, len(rev))
-	for i := range rev {
-		out[i] = rev[len(rev)-1-i]
+	al.rev = rev
+	for i, j := 0, len(rev)-1; i < j; i, j = i+1, j-1 {
+		rev[i], rev[j] = rev[j], rev[i]
 	}
-	return out, true
+	return rev, true
 }

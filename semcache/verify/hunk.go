@@ -280,9 +280,6 @@ func (c *checker) pair(ai, bj int) (Diff, bool) {
 	if functionWords[a] || functionWords[b] {
 		return Diff{}, false
 	}
-	if wordnet.Antonyms(a, b) {
-		return Diff{}, false
-	}
 	if !isASCII(a) || !isASCII(b) {
 		return Diff{}, false
 	}
@@ -292,7 +289,7 @@ func (c *checker) pair(ai, bj int) (Diff, bool) {
 	if !c.v.o.NoTypos && typo(a, b) {
 		return Diff{Class: Typo, A: ta.raw, B: tb.raw, OK: true}, true
 	}
-	if !c.v.o.NoSynonyms && (c.synonyms(a, b) || wordnet.Similar(a, b, 2)) {
+	if !c.v.o.NoSynonyms && (c.synonyms(a, b) || wordnet.Similar(a, b, 2)) && !wordnet.Antonyms(a, b) {
 		return Diff{Class: Synonym, A: ta.raw, B: tb.raw, OK: true}, true
 	}
 	return Diff{}, false

@@ -373,6 +373,9 @@ func (t *tokenizer) emitPunct(i, j int, r rune) {
 
 // codeLike reports whether a chunk of prose reads as code or an identifier.
 func codeLike(c string) bool {
+	if isASCII(c) {
+		return codeLikeASCII(c)
+	}
 	var prev rune
 	letters, digits := false, false
 	for i, r := range c {
@@ -402,6 +405,38 @@ func codeLike(c string) bool {
 	if letters && digits {
 		// Letters and digits mixed in one chunk are code unless they are
 		// an ordinal ("3rd") or a number with a unit ("5km", "3-day").
+		return !numberWithSuffix(c)
+	}
+	return false
+}
+
+// codeLikeASCII is codeLike for ASCII chunks, byte by byte.
+func codeLikeASCII(c string) bool {
+	var prev byte
+	letters, digits := false, false
+	for i := 0; i < len(c); i++ {
+		b := c[i]
+		switch {
+		case 'a' <= b && b <= 'z':
+			letters = true
+		case 'A' <= b && b <= 'Z':
+			letters = true
+			if 'a' <= prev && prev <= 'z' {
+				return true // camelCase
+			}
+		case '0' <= b && b <= '9':
+			digits = true
+		case b == '\'' || b == '-':
+		case b == '.' || b == ',' || b == ':' || b == '/':
+			if i > 0 && i < len(c)-1 && (isLetterByte(prev) || isLetterByte(c[i+1])) {
+				return true
+			}
+		default:
+			return true
+		}
+		prev = b
+	}
+	if letters && digits {
 		return !numberWithSuffix(c)
 	}
 	return false
@@ -603,6 +638,9 @@ func (t *tokenizer) add(tk token, pos int) {
 func classifyWS(ws string) wsKind {
 	if ws == "" {
 		return wsNone
+	}
+	if ws == " " || strings.IndexByte(ws, '\n') < 0 {
+		return wsSpace
 	}
 	switch strings.Count(ws, "\n") {
 	case 0:

@@ -128,6 +128,7 @@ type scratch struct {
 	ta, tb []token
 	ka, kb []string
 	ia, ib []int
+	sa, sb []int
 	al     aligner
 	diffs  []Diff
 }
@@ -165,11 +166,11 @@ func (v *Verifier) Verify(cached, incoming string, sim float32) Verdict {
 	pa := tokenize(a, sc.ta)
 	pb := tokenize(b, sc.tb)
 	sc.ta, sc.tb = pa.toks, pb.toks
-	A := side{p: &pa}
-	B := side{p: &pb}
+	A := side{p: &pa, sent: sc.sa[:0]}
+	B := side{p: &pb, sent: sc.sb[:0]}
 	A.build(sc.ia[:0], sc.ka[:0])
 	B.build(sc.ib[:0], sc.kb[:0])
-	sc.ia, sc.ka, sc.ib, sc.kb = A.idx, A.keys, B.idx, B.keys
+	sc.ia, sc.ka, sc.ib, sc.kb, sc.sa, sc.sb = A.idx, A.keys, B.idx, B.keys, A.sent, B.sent
 
 	senses := v.o.senses()
 	if float64(sim) >= v.o.wide() {
@@ -488,9 +489,31 @@ func visibleWS(s string) string {
 
 // punctuation reports a difference in prose punctuation as formatting.
 func (c *checker) punctuation() {
-	pa, pb := puncts(c.A.p), puncts(c.B.p)
-	if pa != pb {
-		c.add(Formatting, pa, pb, true)
+	if samePuncts(c.A.p, c.B.p) {
+		return
+	}
+	c.add(Formatting, puncts(c.A.p), puncts(c.B.p), true)
+}
+
+// samePuncts compares the prose punctuation of two prompts without
+// building strings.
+func samePuncts(a, b *prompt) bool {
+	i, j := 0, 0
+	for {
+		for i < len(a.toks) && a.toks[i].kind != kPunct {
+			i++
+		}
+		for j < len(b.toks) && b.toks[j].kind != kPunct {
+			j++
+		}
+		if i == len(a.toks) || j == len(b.toks) {
+			return i == len(a.toks) && j == len(b.toks)
+		}
+		if a.toks[i].raw != b.toks[j].raw {
+			return false
+		}
+		i++
+		j++
 	}
 }
 
