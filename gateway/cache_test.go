@@ -559,3 +559,31 @@ func TestAdminCacheExplain(t *testing.T) {
 		}
 	}
 }
+
+// use-lite-en reads the first 128 tokens; the verifier compares whole
+// prompts, so a long shared document followed by a different question, or
+// with one change in the middle, is a miss even at similarity 1, while a
+// typo in the question still hits.
+func TestCacheUseLiteLongPrompts(t *testing.T) {
+	up, url := newCountingMock(t, 0)
+	ts := newTestServer(t, cacheConfig(url, "embed:\n  model: use-lite-en\n"), nil)
+	doc := strings.Repeat("Our team ships a payments service written in Go; it runs on three regions and handles card refunds, disputes and payouts for merchants. ", 6)
+	_, first := chat(t, ts, chatBody(doc+"\n\nWhat are the main risks in this design?"))
+	for _, b := range []string{
+		doc + "\n\nHow would you reduce the cost of this design?",
+		strings.Replace(doc, "three regions", "two regions", 1) + "\n\nWhat are the main risks in this design?",
+	} {
+		r, body := chat(t, ts, chatBody(b))
+		if r.Header.Get("X-Semgate-Cache") != "miss" || body == first {
+			t.Errorf("long prompt, other question or one change: %s (similarity %s, %s)", r.Header.Get("X-Semgate-Cache"),
+				r.Header.Get("X-Semgate-Similarity"), r.Header.Get("X-Semgate-Verify"))
+		}
+	}
+	r, body := chat(t, ts, chatBody(doc+"\n\nWhat are the main rsiks in this design?"))
+	if r.Header.Get("X-Semgate-Cache") != "hit-semantic" || body != first || r.Header.Get("X-Semgate-Verify") != "typo(risks→rsiks)" {
+		t.Fatalf("typo in the question: %s %q", r.Header.Get("X-Semgate-Cache"), r.Header.Get("X-Semgate-Verify"))
+	}
+	if up.calls.Load() != 3 {
+		t.Fatalf("upstream calls %d, want 3", up.calls.Load())
+	}
+}
