@@ -286,7 +286,7 @@ func (c *checker) pair(ai, bj int) (Diff, bool) {
 	if inflected(a, b) {
 		return Diff{Class: Inflection, A: ta.raw, B: tb.raw, OK: true}, true
 	}
-	if !c.v.o.NoTypos && typo(a, b) {
+	if !c.v.o.NoTypos && typo(a, b, nameLike(ta) || nameLike(tb)) {
 		return Diff{Class: Typo, A: ta.raw, B: tb.raw, OK: true}, true
 	}
 	if !c.v.o.NoSynonyms && (c.synonyms(a, b) || wordnet.Similar(a, b, 2)) && !wordnet.Antonyms(a, b) {
@@ -460,15 +460,24 @@ func ending(w, base string) string {
 // typo reports that one of a, b is a misspelling of the other: the other is
 // an English word of at least four letters, the misspelling is not a word,
 // and they are one edit apart (a letter inserted, dropped, replaced, or two
-// neighbours swapped), or two for words of eight letters or more.
-func typo(a, b string) bool {
+// neighbours swapped), or two for words of eight letters or more. For a
+// name (name: capitalized inside a sentence), and for two words neither of
+// which is English, only two inner letters swapped count.
+func typo(a, b string, name bool) bool {
 	la, lb := len(a), len(b)
 	if la < 4 && lb < 4 {
 		return false
 	}
 	wa, wb := wordnet.IsWord(a), wordnet.IsWord(b)
-	if wa == wb {
-		return false // both words (a different word) or neither (no reference)
+	if wa && wb {
+		return false // a different word
+	}
+	if name || !wa && !wb {
+		// A name (capitalized inside a sentence), or neither is an
+		// English word (a brand, jargon): only the commonest slip, two
+		// inner letters swapped, is a typo; a letter more, less or
+		// replaced may be another name (Stephen, Stephan).
+		return len(a) >= 5 && (!wa && !wb && len(a) >= 6 || name) && swapped(a, b)
 	}
 	word := a
 	if wb {
@@ -482,6 +491,24 @@ func typo(a, b string) bool {
 		limit = 2
 	}
 	return osa(a, b, limit) <= limit
+}
+
+// nameLike reports a capitalized word inside a sentence.
+func nameLike(t *token) bool {
+	return !t.start && caseShape(t.raw) != shapeLower
+}
+
+// swapped reports words of the same length that differ only by two
+// adjacent letters exchanged, neither of them the first.
+func swapped(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	i := 0
+	for i < len(a) && a[i] == b[i] {
+		i++
+	}
+	return i > 0 && i+1 < len(a) && a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:]
 }
 
 // osa is the optimal string alignment distance (Damerau–Levenshtein without

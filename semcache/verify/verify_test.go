@@ -92,6 +92,8 @@ func TestMustMiss(t *testing.T) {
 			{"How do I apply for a US passport?", "How long is a US passport valid?"},
 			{"Write a Python function that encodes base64.", "Write a Python function that decodes base64."},
 			{"Who can love?", "Who can love me?"},
+			{"Write a short biography of Stephen Zweig.", "Write a short biography of Stephan Zweig."},
+			{"How do I configure Kubernetes?", "How do I configure Kubernets?"},
 			{"What is my IP address?", "What is your IP address?"},
 		},
 	}
@@ -133,6 +135,7 @@ func TestMustHit(t *testing.T) {
 		{"Write a haiku about the ocean.", "Write me a haiku about the ocean.", "function-word(+me)"},
 		{doc + "Summarize the report.", doc + "Summarize the reprot.", "typo(report→reprot)"},
 		{"Give me 5 ideas for a team-building activity.", "Give me 5 ideas for a team-building activity!!", "!!)"},
+		{"How do I deploy Kubernetes on bare metal?", "How do I deploy Kuberentes on bare metal?", "typo(Kubernetes→Kuberentes)"},
 		{"What are the five best movies of all time?", "What are the 5 best movies of all time?", "numeral(five→5)"},
 		{"Which song can make make me feel scared?", "Which song can make me feel scared?", "typo(-make)"},
 		{"How do I get rid of big cockroaches?", "How do I get rid of huge cockroaches?", "synonym(big→huge)"},
