@@ -58,7 +58,6 @@ type qualityFlags struct {
 // the one-typo scenario. Writes a Markdown report to bench/results.
 func runQuality(ctx context.Context, args []string) error {
 	var f qualityFlags
-	f.guard = true
 	fs := flag.NewFlagSet("quality", flag.ContinueOnError)
 	fs.StringVar(&f.data, "data", "", "directory with qqp_dev.jsonl, gptcache_mock_data.json and adversarial_dev.jsonl (default: ../shared/data)")
 	fs.IntVar(&f.pairs, "pairs", 20000, "QQP pairs to replay (0: all 60,640)")
@@ -66,7 +65,7 @@ func runQuality(ctx context.Context, args []string) error {
 	fs.Float64Var(&f.lo, "min", 0.50, "lowest threshold of the sweep")
 	fs.Float64Var(&f.hi, "max", 1.00, "highest threshold of the sweep")
 	fs.Float64Var(&f.step, "step", 0.01, "threshold step")
-	fs.Var(&f.guard, "guard", "content guard as an extra veto on verified candidates: on or off (--guard=off); the gateway's default is on")
+	fs.Var(&f.guard, "guard", "content guard as an extra veto on verified candidates: on or off (--guard=on); off is the gateway's default (cache.guard.enabled: false)")
 	fs.Float64Var(&f.maxFHR, "max-fhr", 0.005, "false-hit-rate budget used to pick the best threshold")
 	fs.IntVar(&f.typo, "typo", 0, "run the one-typo scenario with this many cached prompts instead of the pair replays")
 	fs.BoolVar(&f.noEmbed, "no-embed", false, "no embedder: the word-key channel and the verifier only (replaces --embedders)")
@@ -104,7 +103,7 @@ func runQuality(ctx context.Context, args []string) error {
 	}
 	var guard semcache.Checker
 	if f.guard {
-		guard = semcache.NewGuard(semcache.GuardOptions{})
+		guard = semcache.NewGuard(semcache.GuardOptions{Enabled: true})
 	}
 	v := verify.New(verify.Options{})
 	stamp := time.Now().UTC().Format("20060102-150405")
@@ -123,9 +122,10 @@ func runQuality(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(&md, "# %s: %s\n\nCommand: `%s`\n\n", title, stamp, commandLine(append([]string{"quality"}, args...)))
 	fmt.Fprintf(&md, "Machine: %d CPUs (%s), %s/%s, %s; commit %s.\n\n", m.CPUs, m.CPUModel, m.OS, m.Arch, m.GoVersion, commit)
-	fmt.Fprintf(&md, "Cache as the gateway builds it: lossless exact key, then the semantic tier (the %d nearest vectors of the partition's HNSW index, an exact scan up to 10,000 vectors, plus up to %d entries of the word-key channel), every candidate checked by the verifier (default options), content guard **%s**.\n\n",
+	fmt.Fprintf(&md, "Cache as the gateway builds it: lossless exact key, then the semantic tier (the %d nearest vectors of the partition's HNSW index, an exact scan up to 10,000 vectors, plus up to %d entries of the word-key channel), every candidate checked by the verifier (default options), content guard **%s** (off is the gateway's default).\n\n",
 		semcache.DefaultCandidates, 32, f.guard.String())
 
+	load0 := harness.LoadAvg()
 	var base string
 	if f.typo > 0 {
 		base = filepath.Join(f.out, "quality-typo-"+stamp)
@@ -137,6 +137,7 @@ func runQuality(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(&md, "\n1-minute load average: %.1f at the start, %.1f at the end (%d CPUs; above that, other work competed and the timings are noisier).\n", load0, harness.LoadAvg(), m.CPUs)
 	if err := os.MkdirAll(f.out, 0o755); err != nil {
 		return err
 	}
@@ -504,7 +505,11 @@ func runTypoScenario(ctx context.Context, f *qualityFlags, names []string, v *ve
 			fmt.Fprintf(md, "| %s | %d |\n", rc.Rule, rc.N)
 		}
 		writeTypoExamples(md, "Wrong hits (first 10)", r.WrongExamples)
-		writeTypoExamples(md, "Misses (first 10; served = the refused candidate)", r.MissExamples)
+		var misses []quality.TypoExample
+		for _, rc := range quality.SortedRules(r.MissRules) {
+			misses = append(misses, r.MissExamples[rc.Rule]...)
+		}
+		writeTypoExamples(md, "Misses (the first 3 per rule; served = the refused candidate)", misses)
 	}
 	return nil
 }
@@ -513,9 +518,9 @@ func writeTypoExamples(md *strings.Builder, title string, ex []quality.TypoExamp
 	if len(ex) == 0 {
 		return
 	}
-	fmt.Fprintf(md, "\n%s:\n\n| cached prompt | lookup | served / refused | similarity | verdict |\n|---|---|---|---:|---|\n", title)
+	fmt.Fprintf(md, "\n%s:\n\n| cached prompt | lookup | served / refused | similarity | refused by | verdict |\n|---|---|---|---:|---|---|\n", title)
 	for _, x := range ex {
-		fmt.Fprintf(md, "| %s | %s | %s | %.3f | `%s` |\n", cell(x.Cached), cell(x.Lookup), cell(x.Served), x.Score, x.Verdict)
+		fmt.Fprintf(md, "| %s | %s | %s | %.3f | %s | `%s` |\n", cell(x.Cached), cell(x.Lookup), cell(x.Served), x.Score, x.Rule, cell(x.Verdict))
 	}
 }
 

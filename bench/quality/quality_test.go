@@ -139,8 +139,8 @@ func lexical(t *testing.T) embed.Embedder {
 
 // TestAdversarialShared replays adversarial_dev.jsonl with the lexical
 // embedder in one cache, with no similarity floor (threshold 0: the
-// verifier decides), with the verifier alone and with the content guard
-// as well (the gateway's default): no must-miss pair may be served a
+// verifier decides), with the verifier alone (the gateway's default) and
+// with the optional content guard as well: no must-miss pair may be served a
 // wrong answer, formatting variants must all be served and typos at
 // least 90% of them. The guard only vetoes, so it cannot add a wrong
 // answer; its vetoes of typo pairs are logged, not failed (a known
@@ -158,7 +158,7 @@ func TestAdversarialShared(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		guard semcache.Checker
-	}{{"verifier", nil}, {"verifier+guard", semcache.NewGuard(semcache.GuardOptions{})}} {
+	}{{"verifier", nil}, {"verifier+guard", semcache.NewGuard(semcache.GuardOptions{Enabled: true})}} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := Replay(context.Background(), t.TempDir(), AdvPairs(adv), e, verify.New(verify.Options{}), tc.guard)
 			if err != nil {
@@ -184,8 +184,9 @@ func TestAdversarialShared(t *testing.T) {
 }
 
 // TestQQPShared replays the first 2,000 QQP pairs with the lexical
-// embedder: the false-hit rate on non-duplicates must stay within 0.5%
-// even with no similarity floor (the verifier alone decides).
+// embedder and the verifier (the gateway's defaults, no content guard):
+// the false-hit rate on non-duplicates must stay within 0.5% even with no
+// similarity floor (the verifier alone decides).
 func TestQQPShared(t *testing.T) {
 	dir, ok := DataDir()
 	if !ok {
@@ -195,7 +196,7 @@ func TestQQPShared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := Replay(context.Background(), t.TempDir(), pairs, lexical(t), verify.New(verify.Options{}), semcache.NewGuard(semcache.GuardOptions{}))
+	out, err := Replay(context.Background(), t.TempDir(), pairs, lexical(t), verify.New(verify.Options{}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

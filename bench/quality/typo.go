@@ -141,7 +141,7 @@ type TypoConfig struct {
 type TypoExample struct {
 	Cached, Lookup, Served string
 	Score                  float32
-	Verdict                string
+	Rule, Verdict          string
 }
 
 // TypoResult is the one-typo scenario's result.
@@ -169,8 +169,10 @@ type TypoResult struct {
 	// MissRules counts the misses by the most similar refused candidate's
 	// rule ("no candidate": none was retrieved).
 	MissRules map[string]int
-	// Examples of wrong hits and of misses (the first few).
-	WrongExamples, MissExamples []TypoExample
+	// WrongExamples are the first wrong hits; MissExamples the first
+	// misses of each rule in MissRules.
+	WrongExamples []TypoExample
+	MissExamples  map[string][]TypoExample
 }
 
 // InsertRate is Cache.Put calls per second.
@@ -217,7 +219,7 @@ const typoChunk = 4096
 func RunTypo(ctx context.Context, dir string, prompts []string, cfg TypoConfig) (*TypoResult, error) {
 	rounds := max(cfg.Rounds, 1)
 	e := cfg.Embedder
-	res := &TypoResult{Entries: len(prompts), Guard: cfg.Guard != nil, MissRules: map[string]int{}}
+	res := &TypoResult{Entries: len(prompts), Guard: cfg.Guard != nil, MissRules: map[string]int{}, MissExamples: map[string][]TypoExample{}}
 	if e != nil {
 		res.Embedder = e.ID()
 		if _, err := e.Embed(ctx, []string{"warm up"}); err != nil { // load the model before measuring the heap
@@ -366,10 +368,11 @@ func RunTypo(ctx context.Context, dir string, prompts []string, cfg TypoConfig) 
 				if rej != nil {
 					rule = string(rej.Verdict.Rule)
 					ex.Served, ex.Score, ex.Verdict = rej.Entry.Prompt, rej.Score, rej.Verdict.String()
+					ex.Rule = rule
 				}
 				res.MissRules[rule]++
-				if len(res.MissExamples) < 10 {
-					res.MissExamples = append(res.MissExamples, ex)
+				if len(res.MissExamples[rule]) < 3 {
+					res.MissExamples[rule] = append(res.MissExamples[rule], ex)
 				}
 			case hit.ID == ids[l.i]:
 				res.Right++
