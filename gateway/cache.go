@@ -173,7 +173,7 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request, ex *exchange, lk
 	if cand == nil {
 		return false, nil
 	}
-	w.Header().Set(headerVerify, cand.Verdict.String())
+	w.Header().Set(headerVerify, cand.Verdict.Header())
 	return true, s.serveHit(w, ex, cand.Entry, cacheHitSemantic, cand.Score)
 }
 

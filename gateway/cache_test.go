@@ -580,7 +580,7 @@ func TestCacheUseLiteLongPrompts(t *testing.T) {
 		}
 	}
 	r, body := chat(t, ts, chatBody(doc+"\n\nWhat are the main rsiks in this design?"))
-	if r.Header.Get("X-Semgate-Cache") != "hit-semantic" || body != first || r.Header.Get("X-Semgate-Verify") != "typo(risks→rsiks)" {
+	if r.Header.Get("X-Semgate-Cache") != "hit-semantic" || body != first || r.Header.Get("X-Semgate-Verify") != "typo(risks->rsiks)" {
 		t.Fatalf("typo in the question: %s %q", r.Header.Get("X-Semgate-Cache"), r.Header.Get("X-Semgate-Verify"))
 	}
 	if up.calls.Load() != 3 {

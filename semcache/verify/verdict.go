@@ -1,6 +1,9 @@
 package verify
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // Class names a kind of difference between two prompts.
 type Class string
@@ -101,6 +104,28 @@ func (v Verdict) String() string {
 		sb.WriteString(d.String())
 	}
 	return headerSafe(sb.String())
+}
+
+// Header renders the differences for an HTTP response header: String with
+// "->" for the arrow and every other non-ASCII character escaped as \uXXXX,
+// so any client decodes it the same way.
+func (v Verdict) Header() string {
+	s := strings.ReplaceAll(v.String(), "→", "->")
+	if isASCII(s) {
+		return s
+	}
+	var sb strings.Builder
+	for _, r := range s {
+		if r < 0x80 {
+			sb.WriteRune(r)
+			continue
+		}
+		if r > 0xFFFF {
+			r = 0xFFFD
+		}
+		fmt.Fprintf(&sb, "\\u%04x", r)
+	}
+	return sb.String()
 }
 
 // headerSafe replaces control characters (line breaks included) with

@@ -252,3 +252,14 @@ func BenchmarkVerify(b *testing.B) {
 		})
 	}
 }
+
+func TestVerdictHeader(t *testing.T) {
+	d := New(Options{}).Verify("Élan vital, what is it?", "élan vital what is it", 0)
+	if !d.OK {
+		t.Fatalf("%s", d)
+	}
+	h := d.Header()
+	if !isASCII(h) || !strings.Contains(h, `formatting(\u00c9lan->\u00e9lan)`) {
+		t.Fatalf("header %q", h)
+	}
+}
