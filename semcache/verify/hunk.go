@@ -277,17 +277,18 @@ func (c *checker) pair(ai, bj int) (Diff, bool) {
 			return Diff{Class: FunctionW, A: ta.raw, B: tb.raw, OK: true}, true
 		}
 	}
-	if functionWords[a] || functionWords[b] {
+	if !isASCII(a) || !isASCII(b) {
 		return Diff{}, false
 	}
-	if !isASCII(a) || !isASCII(b) {
+	// A misspelt function word is still that word ("tehre", "udner").
+	if !c.v.o.NoTypos && typo(a, b, nameLike(ta) || nameLike(tb)) {
+		return Diff{Class: Typo, A: ta.raw, B: tb.raw, OK: true}, true
+	}
+	if functionWords[a] || functionWords[b] {
 		return Diff{}, false
 	}
 	if inflected(a, b) {
 		return Diff{Class: Inflection, A: ta.raw, B: tb.raw, OK: true}, true
-	}
-	if !c.v.o.NoTypos && typo(a, b, nameLike(ta) || nameLike(tb)) {
-		return Diff{Class: Typo, A: ta.raw, B: tb.raw, OK: true}, true
 	}
 	if !c.v.o.NoSynonyms && (c.synonyms(a, b) || wordnet.Similar(a, b, 2)) && !wordnet.Antonyms(a, b) {
 		return Diff{Class: Synonym, A: ta.raw, B: tb.raw, OK: true}, true
@@ -468,7 +469,7 @@ func typo(a, b string, name bool) bool {
 	if la < 4 && lb < 4 {
 		return false
 	}
-	wa, wb := wordnet.IsWord(a), wordnet.IsWord(b)
+	wa, wb := known(a), known(b)
 	if wa && wb {
 		return false // a different word
 	}
@@ -491,6 +492,11 @@ func typo(a, b string, name bool) bool {
 		limit = 2
 	}
 	return osa(a, b, limit) <= limit
+}
+
+// known reports an English word: a function word or a WordNet word form.
+func known(w string) bool {
+	return functionWords[w] || freeWords[w] || numberWords[w] != "" || wordnet.IsWord(w)
 }
 
 // nameLike reports a capitalized word inside a sentence.

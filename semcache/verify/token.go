@@ -335,9 +335,37 @@ func (t *tokenizer) chunk(i, j int) {
 		t.emitRest(i, j)
 		return
 	}
-	exact := t.exct || codeLike(s[i:end])
-	t.pieces(i, end, exact)
-	t.emitRest(end, j)
+	// Brackets around a word are symbols of their own (they must match),
+	// so "(Undergraduate)" keeps a prose word inside; a bracket inside a
+	// chunk ("print(x)", "401(k)") makes it code.
+	var closeAt []int
+	for i < end && isOpenBracket(rune(s[i])) {
+		t.add(token{raw: s[i : i+1], key: s[i : i+1], kind: kSym, exact: true}, i)
+		i++
+	}
+	for end > i && (s[end-1] == ')' || s[end-1] == ']' || s[end-1] == '}') && strings.IndexByte(s[i:end-1], matchOpen(s[end-1])) < 0 {
+		end--
+		closeAt = append(closeAt, end)
+	}
+	if end > i {
+		exact := t.exct || codeLike(s[i:end])
+		t.pieces(i, end, exact)
+	}
+	for k := len(closeAt) - 1; k >= 0; k-- {
+		p := closeAt[k]
+		t.add(token{raw: s[p : p+1], key: s[p : p+1], kind: kSym, exact: true}, p)
+	}
+	t.emitRest(end+len(closeAt), j)
+}
+
+func matchOpen(c byte) byte {
+	switch c {
+	case ')':
+		return '('
+	case ']':
+		return '['
+	}
+	return '{'
 }
 
 // emitRest emits trailing punctuation [i, j) one mark at a time (runs of
@@ -389,9 +417,15 @@ func codeLike(c string) bool {
 			digits = true
 		case r == '\'' || r == '’' || r == '-':
 			// Inside words: "don't", "team-building".
-		case r == '.' || r == ',' || r == ':' || r == '/':
-			// "3.5", "10,000", "14:10", "3/4" are numbers; between letters
-			// it is code ("df.loc", "/etc/hosts", "km/h").
+		case r == '/':
+			// "and/or", "creepiest/scariest", "TCP/IP" are prose; a path
+			// is code ("/etc/hosts", "src/main.go", "~/x").
+			if i == 0 || strings.Count(c, "/") > 1 {
+				return true
+			}
+		case r == '.' || r == ',' || r == ':':
+			// "3.5", "10,000", "14:10" are numbers; between letters it is
+			// code ("df.loc", "main.go").
 			if i > 0 && i < len(c)-1 && (unicode.IsLetter(prev) || unicode.IsLetter(nextRune(c, i))) {
 				return true
 			}
@@ -427,7 +461,11 @@ func codeLikeASCII(c string) bool {
 		case '0' <= b && b <= '9':
 			digits = true
 		case b == '\'' || b == '-':
-		case b == '.' || b == ',' || b == ':' || b == '/':
+		case b == '/':
+			if i == 0 || strings.Count(c, "/") > 1 {
+				return true
+			}
+		case b == '.' || b == ',' || b == ':':
 			if i > 0 && i < len(c)-1 && (isLetterByte(prev) || isLetterByte(c[i+1])) {
 				return true
 			}
