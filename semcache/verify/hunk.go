@@ -299,8 +299,10 @@ func (c *checker) pair(ai, bj int) (Diff, bool) {
 // groupCtx checks a group's context on both sides.
 func (c *checker) groupCtx(ctx groupCtx, ai, bj int) bool {
 	switch ctx {
-	case ctxBeforePr:
-		return c.A.nextIs(ai, pronouns) && c.B.nextIs(bj, pronouns)
+	case ctxBeforeI:
+		return c.A.nextIs(ai, firstPerson) && c.B.nextIs(bj, firstPerson)
+	case ctxBeforeYou:
+		return c.A.nextIs(ai, secondPerson) && c.B.nextIs(bj, secondPerson)
 	case ctxAfterWh:
 		return c.A.afterWh(ai) && c.B.afterWh(bj)
 	case ctxPlace:
@@ -362,6 +364,11 @@ func (s *side) afterWh(i int) bool {
 
 var auxes = set(`do does can could should would`)
 
+var (
+	firstPerson  = set(`i we`)
+	secondPerson = set(`you`)
+)
+
 // inflected reports two forms of one word that ask the same: a noun's
 // singular and plural, or a verb's base and third person ("fee"/"fees",
 // "child"/"children", "cover"/"covers").
@@ -421,7 +428,8 @@ func (c *checker) synonyms(a, b string) bool {
 
 // synonyms reports lemmas that share a synset of the same part of speech
 // which is the most frequent sense of one of them and among the first k
-// senses of the other (k <= 0: any). "minute" and "second" share "a short
+// senses of the other (k <= 0: any); for nouns, the most frequent sense of
+// both. "minute" and "second" share "a short
 // time", the second sense of both, so they are not synonyms; "main" and
 // "primary" share the first sense of "main" and the third of "primary".
 func synonyms(a, b string, k int) bool {
@@ -435,7 +443,11 @@ func synonyms(a, b string, k int) bool {
 		}
 		for i, x := range sa {
 			for j, y := range sb {
-				if x == y && (i == 0 || j == 0) {
+				// Nouns name things, and WordNet lists names and their
+				// rarer senses together (China's second sense is
+				// Taiwan): for nouns the shared sense must be the first
+				// of both.
+				if x == y && (i == 0 && j == 0 || pos != wordnet.Noun && (i == 0 || j == 0)) {
 					return true
 				}
 			}
@@ -583,7 +595,7 @@ func (c *checker) moves() {
 					continue
 				}
 				used[x], used[y] = true, true
-				c.add(Reorder, strings.Join(pa, " "), strings.Join(pb, " "), true)
+				c.add(Reorder, strings.Join(pa, " "), "(moved)", true)
 				c.freeDiffs(dx, dy)
 				break
 			}

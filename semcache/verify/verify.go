@@ -324,7 +324,7 @@ func (c *checker) matched(i, j, prevA, prevB int) {
 		case ta.kind == kWord && c.caseOK(ta, tb):
 			c.add(Formatting, ta.raw, tb.raw, true)
 		case ta.contracted || tb.contracted:
-			c.add(Contraction, ta.raw, tb.raw, true)
+			c.add(Contraction, c.A.shown(ta), c.B.shown(tb), true)
 		case !isASCII(ta.raw) || !isASCII(tb.raw):
 			c.add(Unicode, ta.raw, tb.raw, false)
 		default:
@@ -332,9 +332,39 @@ func (c *checker) matched(i, j, prevA, prevB int) {
 		}
 	}
 	if ta.contracted != tb.contracted && ta.raw == tb.raw {
-		c.add(Contraction, ta.raw, tb.raw, true)
+		c.add(Contraction, c.A.shown(ta), c.B.shown(tb), true)
 	}
 	c.spacing(i, j, prevA == i-1 && prevB == j-1)
+}
+
+// shown is a token as written: for one a contraction was expanded into,
+// the contracted form ("'s", "n't").
+func (s *side) shown(t *token) string {
+	if !t.contracted {
+		return t.raw
+	}
+	text := s.p.text
+	if strings.HasPrefix(text[t.pos:], "n't") {
+		return "n't"
+	}
+	i := t.pos
+	for i < len(text) && text[i] != '\'' && !strings.HasPrefix(text[i:], "’") && i < t.pos+16 {
+		i++
+	}
+	j := i + 1
+	for j < len(text) && isLetterByte(text[j]) {
+		j++
+	}
+	if i >= len(text) || j > len(text) {
+		return t.raw
+	}
+	if strings.HasPrefix(text[i:], "’") {
+		j = i + len("’")
+		for j < len(text) && isLetterByte(text[j]) {
+			j++
+		}
+	}
+	return text[i:j]
 }
 
 // caseOK reports whether a case difference in prose words is formatting:

@@ -10,12 +10,12 @@ import (
 // from WordNet (package wordnet).
 
 // freeWords may be added or dropped without changing what a prompt asks:
-// articles, politeness, fillers, "some", "any", "ever", the possessive
-// "my" (a prompt is about its writer either way: "improve my English"),
-// and the complementizer "that". "me" is free only as the object of a
-// request ("write me a haiku"; see side.free).
+// articles, politeness, fillers, "some", "any", "ever" and the
+// complementizer "that". "me" is free only as the object of a request
+// ("write me a haiku"; see side.free). Possessives are not ("the meaning
+// of my life" is not "the meaning of life").
 var freeWords = set(`a an the please kindly me some any just really actually basically
-	hey hi hello thanks that ever my`)
+	hey hi hello thanks that ever`)
 
 // groups lists words that may replace one another. A word may be in several
 // groups. ctx says when the exchange is allowed.
@@ -28,14 +28,15 @@ type groupCtx uint8
 
 const (
 	ctxAny      groupCtx = iota
-	ctxBeforePr          // followed by a personal pronoun (a question's inversion: "can you", "could I")
+	ctxBeforeI           // followed by "I" or "we" (asking leave or ability: "can I", "could I")
+	ctxBeforeYou         // followed by "you" (a request: "can you", "would you")
 	ctxAfterWh           // after how/where/when and before a pronoun ("how do I" = "how can I")
 	ctxPlace             // between a noun and a noun phrase ("my password in Yahoo mail" = "on Yahoo mail")
 )
 
 var groups = []group{
-	{set(`can could would may`), ctxBeforePr},
-	{set(`can could would will`), ctxBeforePr}, // "will you" = "would you"
+	{set(`can could may`), ctxBeforeI},             // "can I" = "could I" = "may I"
+	{set(`can could would will`), ctxBeforeYou},    // "can you" = "would you" = "will you"
 	{set(`do does can could should`), ctxAfterWh},
 	{set(`do does`), ctxAny},
 	{set(`is are`), ctxAny},
