@@ -27,16 +27,16 @@ type group struct {
 type groupCtx uint8
 
 const (
-	ctxAny      groupCtx = iota
-	ctxBeforeI           // followed by "I" or "we" (asking leave or ability: "can I", "could I")
-	ctxBeforeYou         // followed by "you" (a request: "can you", "would you")
-	ctxAfterWh           // after how/where/when and before a pronoun ("how do I" = "how can I")
-	ctxPlace             // between a noun and a noun phrase ("my password in Yahoo mail" = "on Yahoo mail")
+	ctxAny       groupCtx = iota
+	ctxBeforeI            // followed by "I" or "we" (asking leave or ability: "can I", "could I")
+	ctxBeforeYou          // followed by "you" (a request: "can you", "would you")
+	ctxAfterWh            // after how/where/when and before a pronoun ("how do I" = "how can I")
+	ctxPlace              // between a noun and a noun phrase ("my password in Yahoo mail" = "on Yahoo mail")
 )
 
 var groups = []group{
-	{set(`can could may`), ctxBeforeI},             // "can I" = "could I" = "may I"
-	{set(`can could would will`), ctxBeforeYou},    // "can you" = "would you" = "will you"
+	{set(`can could may`), ctxBeforeI},          // "can I" = "could I" = "may I"
+	{set(`can could would will`), ctxBeforeYou}, // "can you" = "would you" = "will you"
 	{set(`do does can could should`), ctxAfterWh},
 	{set(`do does`), ctxAny},
 	{set(`is are`), ctxAny},
