@@ -20,7 +20,16 @@ type Verifier interface {
 	Verify(cached, incoming string, sim float32) verify.Verdict
 }
 
-var _ Verifier = (*verify.Verifier)(nil)
+// preparer is a Verifier's optional ability to tokenize the incoming prompt
+// once for all candidates.
+type preparer interface {
+	Prepare(incoming string) *verify.Prepared
+}
+
+var (
+	_ Verifier = (*verify.Verifier)(nil)
+	_ preparer = (*verify.Verifier)(nil)
+)
 
 // Checker is an extra veto on a verified candidate (the content Guard
 // implements it).
@@ -76,6 +85,14 @@ func (c *Cache) FindSemantic(q *Query) (best, rejected *Candidate, err error) {
 		return nil, nil, nil
 	}
 	cands := c.retrieve(q)
+	if len(cands) == 0 {
+		return nil, nil, nil
+	}
+	verifyOne := func(cached string, sim float32) verify.Verdict { return q.Verify.Verify(cached, q.Prompt, sim) }
+	if p, ok := q.Verify.(preparer); ok && len(cands) > 1 {
+		prep := p.Prepare(q.Prompt) // tokenize the request once for every candidate
+		verifyOne = prep.Verify
+	}
 	now := c.now().UnixMilli()
 	for i := range cands {
 		h := &cands[i]
@@ -97,7 +114,7 @@ func (c *Cache) FindSemantic(q *Query) (best, rejected *Candidate, err error) {
 			return nil, rejected, err
 		}
 		cand := &Candidate{Entry: e, Score: h.Score, Channel: h.channel}
-		cand.Verdict = q.Verify.Verify(e.Prompt, q.Prompt, h.Score)
+		cand.Verdict = verifyOne(e.Prompt, h.Score)
 		if !cand.Verdict.OK {
 			c.stats.verifyRejects.Add(1)
 			if rejected == nil {

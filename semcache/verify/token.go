@@ -150,11 +150,20 @@ func (t *tokenizer) run() {
 		}
 		// A chunk: up to the next white space.
 		j = i
+		letters, upper := true, false // ASCII letters only; any capital
 		for j < len(s) {
 			if c := s[j]; c < utf8.RuneSelf && c > ' ' && c != '"' && c != '\'' && c != '`' {
+				switch {
+				case 'a' <= c && c <= 'z':
+				case 'A' <= c && c <= 'Z':
+					upper = true
+				default:
+					letters = false
+				}
 				j++
 				continue
 			}
+			letters = false
 			if spaceAt(s, j) > 0 {
 				break
 			}
@@ -164,9 +173,53 @@ func (t *tokenizer) run() {
 			}
 			j += n
 		}
+		if fastWord(s, i, j, letters) {
+			// The common case: a plain word, perhaps with one mark of
+			// sentence punctuation after it ("costs,", "hiring.").
+			end := j
+			if !letters {
+				end--
+			}
+			w := s[i:end]
+			key := w
+			if upper {
+				key = strings.ToLower(w)
+			}
+			t.add(token{raw: w, key: key, kind: kWord}, i)
+			if end < j {
+				t.add(token{raw: s[end:j], key: s[end:j], kind: kPunct}, end)
+			}
+			i = j
+			continue
+		}
 		t.chunk(i, j)
 		i = j
 	}
+}
+
+// fastWord reports a chunk [i, j) that is ASCII letters only (letters), or
+// ASCII letters and one final . , ; : ! or ?, outside any span.
+func fastWord(s string, i, j int, letters bool) bool {
+	if j-i < 1 {
+		return false
+	}
+	if letters {
+		return true
+	}
+	if j-i < 2 {
+		return false
+	}
+	switch s[j-1] {
+	case '.', ',', ';', ':', '!', '?':
+	default:
+		return false
+	}
+	for k := i; k < j-1; k++ {
+		if c := s[k]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // spaceAt returns the length of the white-space rune at s[i], or 0.
@@ -607,7 +660,9 @@ func (t *tokenizer) word(w string, pos int, exact bool) {
 		t.addExact(token{raw: w, key: strings.ToLower(w), kind: kWord}, pos)
 		return
 	}
-	w = strings.ReplaceAll(w, "’", "'")
+	if strings.IndexByte(w, 0xE2) >= 0 {
+		w = strings.ReplaceAll(w, "’", "'")
+	}
 	lw := strings.ToLower(w)
 	if lw == "cannot" {
 		t.add(token{raw: matchCase(w, "can"), key: "can", kind: kWord, contracted: true}, pos)

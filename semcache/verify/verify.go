@@ -149,7 +149,32 @@ func (s *side) tok(i int) *token { return &s.p.toks[s.idx[i]] }
 // embedding similarity of the pair (0 when unknown); it only widens the
 // synonyms accepted above Options.WideSimilarity.
 func (v *Verifier) Verify(cached, incoming string, sim float32) Verdict {
-	a, b := Lossless(cached), Lossless(incoming)
+	return v.verify(Lossless(cached), Lossless(incoming), nil, sim)
+}
+
+// Prepared is an incoming prompt tokenized once, to be verified against
+// several candidates (a lookup verifies up to a few dozen). It is safe for
+// concurrent use.
+type Prepared struct {
+	v    *Verifier
+	text string
+	p    prompt
+}
+
+// Prepare tokenizes an incoming prompt for Prepared.Verify.
+func (v *Verifier) Prepare(incoming string) *Prepared {
+	t := Lossless(incoming)
+	return &Prepared{v: v, text: t, p: tokenize(t, nil)}
+}
+
+// Verify is Verifier.Verify(cached, the prepared prompt, sim).
+func (p *Prepared) Verify(cached string, sim float32) Verdict {
+	return p.v.verify(Lossless(cached), p.text, &p.p, sim)
+}
+
+// verify compares a and b (both Lossless); pb, if not nil, is b already
+// tokenized.
+func (v *Verifier) verify(a, b string, pb *prompt, sim float32) Verdict {
 	if a == b {
 		return Verdict{OK: true, Rule: Identical}
 	}
@@ -164,10 +189,14 @@ func (v *Verifier) Verify(cached, incoming string, sim float32) Verdict {
 		}
 	}()
 	pa := tokenize(a, sc.ta)
-	pb := tokenize(b, sc.tb)
-	sc.ta, sc.tb = pa.toks, pb.toks
+	sc.ta = pa.toks
+	if pb == nil {
+		t := tokenize(b, sc.tb)
+		sc.tb = t.toks
+		pb = &t
+	}
 	A := side{p: &pa, sent: sc.sa[:0]}
-	B := side{p: &pb, sent: sc.sb[:0]}
+	B := side{p: pb, sent: sc.sb[:0]}
 	A.build(sc.ia[:0], sc.ka[:0])
 	B.build(sc.ib[:0], sc.kb[:0])
 	sc.ia, sc.ka, sc.ib, sc.kb, sc.sa, sc.sb = A.idx, A.keys, B.idx, B.keys, A.sent, B.sent

@@ -240,6 +240,24 @@ func FuzzVerify(f *testing.F) {
 	})
 }
 
+// A prepared prompt gives the same verdicts as Verify.
+func TestPrepared(t *testing.T) {
+	v := New(Options{})
+	for _, c := range [][2]string{
+		{"How do I reverse a list?", "How do I revrese a list?"},
+		{"Top 10 customers", "Top 5 customers"},
+		{"What is a crocodile and an alligator?", "What is an alligator and a crocodile?"},
+		{"same", "same"},
+	} {
+		p := v.Prepare(c[1])
+		for range 2 { // reusable
+			if got, want := p.Verify(c[0], 0.5), v.Verify(c[0], c[1], 0.5); got.OK != want.OK || got.String() != want.String() {
+				t.Errorf("%q: prepared %s, direct %s", c[1], got, want)
+			}
+		}
+	}
+}
+
 func BenchmarkVerify(b *testing.B) {
 	for _, c := range []struct{ name, a, b string }{
 		{"typo", "How do I restart my computer in safe mode on Windows 11?", "How do I restart my computer in safe mode on Windwos 11?"},
@@ -253,6 +271,17 @@ func BenchmarkVerify(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				v.Verify(c.a, c.b, 0)
+			}
+		})
+		// A lookup prepares the incoming prompt once and verifies each
+		// candidate against it: the cost per candidate.
+		b.Run(c.name+"/prepared", func(b *testing.B) {
+			v := New(Options{})
+			p := v.Prepare(c.b)
+			p.Verify(c.a, 0)
+			b.ReportAllocs()
+			for b.Loop() {
+				p.Verify(c.a, 0)
 			}
 		})
 	}
