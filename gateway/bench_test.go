@@ -76,7 +76,9 @@ func BenchmarkDecodeRequest(b *testing.B) {
 // whole semantic path (embed, index search, guard, replay).
 func BenchmarkChatCacheHitSemantic(b *testing.B) {
 	h := benchServer(b, "embed:\n  model: use-lite-en\n  cache_size: -1\n")
-	para := strings.Replace(benchBody, "reasons to use a semantic cache", "reasons for using a semantic cache", 1)
+	// A variant the verifier explains: a numeral and a typo
+	// (numeral(three→3); typo(cache→cahce)).
+	para := strings.Replace(benchBody, "What are three good reasons to use a semantic cache", "What are 3 good reasons to use a semantic cahce", 1)
 	for i, body := range []string{benchBody, para} {
 		req := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
