@@ -94,10 +94,14 @@ func (c *Cache) FindSemantic(q *Query) (best, rejected *Candidate, err error) {
 		verifyOne = prep.Verify
 	}
 	now := c.now().UnixMilli()
+	budget := maxVerifyBytes
 	for i := range cands {
 		h := &cands[i]
 		if h.scored && h.Score < q.Threshold {
 			continue
+		}
+		if budget <= 0 {
+			break // enough verifying for one lookup: the rest are misses
 		}
 		c.mu.RLock()
 		m, ok := c.metas[h.id]
@@ -113,6 +117,7 @@ func (c *Cache) FindSemantic(q *Query) (best, rejected *Candidate, err error) {
 		if err != nil {
 			return nil, rejected, err
 		}
+		budget -= len(e.Prompt) + len(q.Prompt)
 		cand := &Candidate{Entry: e, Score: h.Score, Channel: h.channel}
 		cand.Verdict = verifyOne(e.Prompt, h.Score)
 		if !cand.Verdict.OK {
@@ -137,6 +142,12 @@ func (c *Cache) FindSemantic(q *Query) (best, rejected *Candidate, err error) {
 	}
 	return nil, rejected, nil
 }
+
+// maxVerifyBytes bounds the verification work of one lookup (prompt bytes
+// compared, both sides): candidates are verified most similar first until
+// one is justified or this is spent, so a lookup with long prompts and many
+// candidates stays within tens of milliseconds.
+const maxVerifyBytes = 4 << 20
 
 // retrieved is a candidate before its entry is read.
 type retrieved struct {
