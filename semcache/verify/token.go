@@ -157,16 +157,19 @@ func (t *tokenizer) run() {
 				case 'a' <= c && c <= 'z':
 				case 'A' <= c && c <= 'Z':
 					upper = true
+					if j > i && 'a' <= s[j-1] && s[j-1] <= 'z' {
+						letters = false // camelCase: code, the slow path
+					}
 				default:
 					letters = false
 				}
 				j++
 				continue
 			}
-			letters = false
 			if spaceAt(s, j) > 0 {
 				break
 			}
+			letters = false
 			r, n := utf8.DecodeRuneInString(s[j:])
 			if isQuoteRune(r) && j > i && t.opensQuote(j, r) && t.findClose(j, r) > 0 {
 				break
@@ -215,8 +218,12 @@ func fastWord(s string, i, j int, letters bool) bool {
 		return false
 	}
 	for k := i; k < j-1; k++ {
-		if c := s[k]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+		c := s[k]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
 			return false
+		}
+		if 'A' <= c && c <= 'Z' && k > i && 'a' <= s[k-1] && s[k-1] <= 'z' {
+			return false // camelCase
 		}
 	}
 	return true

@@ -83,6 +83,8 @@ func TestMustMiss(t *testing.T) {
 			{"How do I fix error 0x80070005?", "How do I fix error 0x80070002?"},
 			{"What does `docker compose stop` do?", "What does `docker compose down` do?"},
 			{"Why does `import Requests` fail?", "Why does `import requests` fail?"},
+			{"What does parseConfig return?", "What does parseCnofig return?"},
+			{"What does parseConfig, the helper, return?", "What does parseCnofig, the helper, return?"},
 			{"What does the 'Tr0ub4dor' password lack?", "What does the 'tr0ub4dor' password lack?"},
 		},
 		"entities and content": {
@@ -295,5 +297,24 @@ func TestVerdictHeader(t *testing.T) {
 	h := d.Header()
 	if !isASCII(h) || !strings.Contains(h, `formatting(\u00c9lan->\u00e9lan)`) {
 		t.Fatalf("header %q", h)
+	}
+}
+
+// The tokenizer's fast path for plain words gives the tokens the general
+// path gives.
+func TestFastWordMatchesChunk(t *testing.T) {
+	for _, w := range []string{"report", "Report", "REPORT", "hiring.", "costs,", "Why?", "wow!", "a", "I", "x;", "parseConfig", "iPhone", "McDonald,", "ABCdef"} {
+		fast := tokenize(w, nil).toks
+		slow := tokenizer{s: w}
+		slow.chunk(0, len(w))
+		if len(fast) != len(slow.out) {
+			t.Fatalf("%q: %d tokens fast, %d slow", w, len(fast), len(slow.out))
+		}
+		for i := range fast {
+			f, s := fast[i], slow.out[i]
+			if f.raw != s.raw || f.key != s.key || f.kind != s.kind || f.exact != s.exact {
+				t.Errorf("%q token %d: fast %+v, slow %+v", w, i, f, s)
+			}
+		}
 	}
 }
