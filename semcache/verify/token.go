@@ -780,8 +780,8 @@ func (p *prompt) markCase() {
 	letters := 0
 	for i := range p.toks {
 		tk := &p.toks[i]
-		if tk.kind != kWord || tk.exact || tk.contracted {
-			continue
+		if tk.kind != kWord || tk.exact || tk.contracted || tk.key == "i" {
+			continue // "I" is capitalized by people who type all else in lower case
 		}
 		for i := 0; i < len(tk.raw); i++ {
 			c := tk.raw[i]

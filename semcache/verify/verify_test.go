@@ -127,6 +127,7 @@ func TestMustHit(t *testing.T) {
 		{"What is the capital of France?", "what is the capital of france", "formatting(What→what); formatting(France→france); formatting(-?)"},
 		{"How   do I unclog a sink?", "How do I unclog a sink?", "formatting(···→·)"},
 		{"LIST SOME HEALTHY BREAKFAST IDEAS", "List some healthy breakfast ideas.", ""},
+		{"How do I reverse a list in Python?", "how do I revrese a list in python", "typo(reverse→revrese)"},
 		{"Explain the 'sunk cost fallacy'.", `Explain the "sunk cost fallacy".`, ""},
 		{"How do I reverse a list?", "How do I revrese a list?", "typo(reverse→revrese)"},
 		{"How can I reverse a list?", "How do I reverse a list?", "frame(how can i→how do i)"},
