@@ -15,6 +15,7 @@ import (
 	"github.com/semgate/semgate/bench/quality"
 	"github.com/semgate/semgate/embed"
 	"github.com/semgate/semgate/semcache"
+	"github.com/semgate/semgate/semcache/calibrate"
 	"github.com/semgate/semgate/semcache/verify"
 )
 
@@ -187,7 +188,7 @@ func runPairScenario(ctx context.Context, f *qualityFlags, names []string, v *ve
 	if err != nil {
 		return err
 	}
-	thresholds := quality.Thresholds(f.lo, f.hi, f.step)
+	thresholds := calibrate.Thresholds(f.lo, f.hi, f.step)
 	if len(thresholds) == 0 || thresholds[0] != 0 {
 		thresholds = append([]float64{0}, thresholds...) // the verifier alone, for reference
 	}

@@ -6,12 +6,10 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"slices"
 
 	"github.com/semgate/semgate/embed"
 	"github.com/semgate/semgate/semcache"
 	"github.com/semgate/semgate/semcache/verify"
-	"github.com/semgate/semgate/semcache/wordkeys"
 )
 
 // POST /admin/cache/explain answers "why did this hit?" and "why did this
@@ -105,7 +103,7 @@ func (s *Server) explain(r *http.Request, a, b, model string) explainResponse {
 			out.Similarity[embed.ModelLexical] = round4(semcache.Dot(vecs[0], vecs[1]))
 		}
 	}
-	out.Channels.Words = oneWordApart(wordkeys.Words(a, nil), wordkeys.Words(b, nil))
+	out.Channels.Words = s.cache.WordChannelFinds(a, b)
 	out.Verdict = s.verifier.Verify(a, b, sim)
 	out.Explanation = out.Verdict.String()
 	_, known := out.Similarity[s.embedderID()]
@@ -132,28 +130,3 @@ func (s *Server) embedderID() string {
 }
 
 func round4(f float32) float64 { return float64(int64(float64(f)*10000+0.5)) / 10000 }
-
-// oneWordApart reports word sequences that are equal or differ by one word
-// substituted, inserted or deleted (what the word channel finds).
-func oneWordApart(a, b []string) bool {
-	if len(a) < len(b) {
-		a, b = b, a
-	}
-	switch len(a) - len(b) {
-	case 0:
-		diff := 0
-		for i := range a {
-			if a[i] != b[i] {
-				diff++
-			}
-		}
-		return diff <= 1
-	case 1:
-		for i := range a {
-			if slices.Equal(a[:i], b[:i]) && slices.Equal(a[i+1:], b[i:]) {
-				return true
-			}
-		}
-	}
-	return false
-}

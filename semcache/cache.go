@@ -50,7 +50,7 @@ type Cache struct {
 
 type cacheCounters struct {
 	exactHits, semanticHits, misses, stores, evictions, expirations, guardRejects atomic.Int64
-	verifyRejects, typoCandidates                                                 atomic.Int64
+	verifyRejects, wordCandidates                                                 atomic.Int64
 	savedTokens                                                                   atomic.Int64
 	savedMicroUSD                                                                 atomic.Int64
 }
@@ -409,24 +409,26 @@ func (c *Cache) Sweep() int {
 
 // Stats is a snapshot of the cache's state and counters since start.
 type Stats struct {
-	Entries       int     `json:"entries"`
-	Bytes         int64   `json:"bytes"`
-	Partitions    int     `json:"partitions"`
-	Embedder      string  `json:"embedder"`
-	ExactHits     int64   `json:"exact_hits"`
-	SemanticHits  int64   `json:"semantic_hits"`
-	Misses        int64   `json:"misses"`
-	Stores        int64   `json:"stores"`
-	Evictions     int64   `json:"evictions"`
-	Expirations   int64   `json:"expirations"`
-	GuardRejects  int64   `json:"guard_rejections"`
-	VerifyRejects int64   `json:"verify_rejections"`
-	SavedTokens   int64   `json:"saved_tokens"`
-	SavedCostUSD  float64 `json:"saved_cost_usd"`
-	HitRate       float64 `json:"hit_rate"`
-	MaxEntries    int     `json:"max_entries"`
-	MaxBytes      int64   `json:"max_bytes"`
-	ThresholdUsed float64 `json:"threshold"`
+	Entries       int    `json:"entries"`
+	Bytes         int64  `json:"bytes"`
+	Partitions    int    `json:"partitions"`
+	Embedder      string `json:"embedder"`
+	ExactHits     int64  `json:"exact_hits"`
+	SemanticHits  int64  `json:"semantic_hits"`
+	Misses        int64  `json:"misses"`
+	Stores        int64  `json:"stores"`
+	Evictions     int64  `json:"evictions"`
+	Expirations   int64  `json:"expirations"`
+	GuardRejects  int64  `json:"guard_rejections"`
+	VerifyRejects int64  `json:"verify_rejections"`
+	// WordCandidates counts candidates only the word channel proposed.
+	WordCandidates int64   `json:"word_candidates"`
+	SavedTokens    int64   `json:"saved_tokens"`
+	SavedCostUSD   float64 `json:"saved_cost_usd"`
+	HitRate        float64 `json:"hit_rate"`
+	MaxEntries     int     `json:"max_entries"`
+	MaxBytes       int64   `json:"max_bytes"`
+	ThresholdUsed  float64 `json:"threshold"`
 }
 
 // Stats returns a snapshot.
@@ -443,6 +445,7 @@ func (c *Cache) Stats() Stats {
 	s.Expirations = c.stats.expirations.Load()
 	s.GuardRejects = c.stats.guardRejects.Load()
 	s.VerifyRejects = c.stats.verifyRejects.Load()
+	s.WordCandidates = c.stats.wordCandidates.Load()
 	s.SavedTokens = c.stats.savedTokens.Load()
 	s.SavedCostUSD = float64(c.stats.savedMicroUSD.Load()) / 1e6
 	if total := s.ExactHits + s.SemanticHits + s.Misses; total > 0 {

@@ -183,7 +183,7 @@ func (c *Cache) retrieve(q *Query) []retrieved {
 			r.Score, r.scored = sc.Score(id, q.Vec)
 		}
 		out = append(out, r)
-		c.stats.typoCandidates.Add(1)
+		c.stats.wordCandidates.Add(1)
 	}
 	slices.SortStableFunc(out, func(a, b retrieved) int {
 		if a.scored != b.scored {
@@ -195,4 +195,14 @@ func (c *Cache) retrieve(q *Query) []retrieved {
 		return cmp.Compare(b.Score, a.Score)
 	})
 	return out
+}
+
+// WordChannelFinds reports whether the word channel would propose an entry
+// whose prompt is cached for a lookup of incoming (same words, or one word
+// substituted, inserted or deleted; see package wordkeys).
+func (c *Cache) WordChannelFinds(cached, incoming string) bool {
+	c.mu.RLock()
+	words := c.words
+	c.mu.RUnlock()
+	return words.Finds(wordkeys.Words(cached, nil), wordkeys.Words(incoming, nil))
 }

@@ -400,18 +400,6 @@ func BestAt(rows []Row, maxFHR float64) (Row, bool) {
 	return best, found
 }
 
-// Thresholds returns lo, lo+step, ..., hi.
-func Thresholds(lo, hi, step float64) []float64 {
-	var out []float64
-	for i := 0; ; i++ {
-		t := lo + float64(i)*step
-		if t > hi+1e-9 {
-			return out
-		}
-		out = append(out, float64(int(t*1000+0.5))/1000)
-	}
-}
-
 // DataDir finds ../shared/data from the repository root or a subdirectory.
 func DataDir() (string, bool) {
 	for _, d := range []string{"../shared/data", "../../shared/data", "../../../shared/data"} {

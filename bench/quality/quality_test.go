@@ -10,6 +10,7 @@ import (
 
 	"github.com/semgate/semgate/embed"
 	"github.com/semgate/semgate/semcache"
+	"github.com/semgate/semgate/semcache/calibrate"
 	"github.com/semgate/semgate/semcache/verify"
 )
 
@@ -42,7 +43,7 @@ func TestSweepCounts(t *testing.T) {
 }
 
 func TestReportWriters(t *testing.T) {
-	rows := Sweep([]Outcome{{Label: 1, Found: true, Score: 0.9, Right: true}}, Thresholds(0.8, 0.95, 0.05))
+	rows := Sweep([]Outcome{{Label: 1, Found: true, Score: 0.9, Right: true}}, calibrate.Thresholds(0.8, 0.95, 0.05))
 	if len(rows) != 4 {
 		t.Fatalf("%d thresholds", len(rows))
 	}

@@ -10,13 +10,11 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"runtime"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 	"unicode"
 
+	"github.com/semgate/semgate/bench/internal/harness"
 	"github.com/semgate/semgate/embed"
 	"github.com/semgate/semgate/semcache"
 )
@@ -239,7 +237,7 @@ func RunTypo(ctx context.Context, dir string, prompts []string, cfg TypoConfig) 
 	cache := s.Cache
 
 	ids := make([]semcache.ID, len(prompts))
-	res.HeapBefore = heapInUse()
+	res.HeapBefore = harness.HeapInUse()
 	t0 := time.Now()
 	keys := make([]semcache.Key, 0, typoChunk)
 	for lo := 0; lo < len(prompts); lo += typoChunk {
@@ -278,8 +276,8 @@ func RunTypo(ctx context.Context, dir string, prompts []string, cfg TypoConfig) 
 	}
 	clear(keys)
 	keys = nil
-	res.HeapAfter = heapInUse()
-	res.RSSAfter = procStatus("VmRSS")
+	res.HeapAfter = harness.HeapInUse()
+	res.RSSAfter = harness.ProcStatus("VmRSS")
 
 	// The lookups: typo'd prompts, keyed and embedded up front.
 	type lookup struct {
@@ -411,36 +409,8 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
-// heapInUse is the Go heap in use after a full collection.
-func heapInUse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
-}
-
-// procStatus reads a "kB" field of /proc/self/status in bytes (0 when
-// unknown).
-func procStatus(field string) uint64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			f := strings.Fields(v)
-			if len(f) > 0 {
-				n, _ := strconv.ParseUint(f[0], 10, 64)
-				return n << 10
-			}
-		}
-	}
-	return 0
-}
-
 // PeakRSS is the process's peak resident set in bytes (0: unknown).
-func PeakRSS() uint64 { return procStatus("VmHWM") }
+func PeakRSS() uint64 { return harness.ProcStatus("VmHWM") }
 
 // SortedRules returns rule counts, most frequent first.
 func SortedRules(m map[string]int) []RuleCount {

@@ -434,23 +434,17 @@ func (c *checker) synonyms(a, b string) bool {
 // "primary" share the first sense of "main" and the third of "primary".
 func synonyms(a, b string, k int) bool {
 	for pos := wordnet.Noun; pos <= wordnet.Adv; pos++ {
-		sa, sb := wordnet.Senses(a, pos), wordnet.Senses(b, pos)
-		if len(sa) == 0 || len(sb) == 0 {
-			continue
-		}
-		if k > 0 {
-			sa, sb = sa[:min(k, len(sa))], sb[:min(k, len(sb))]
-		}
-		for i, x := range sa {
-			for j, y := range sb {
-				// Nouns name things, and WordNet lists names and their
-				// rarer senses together (China's second sense is
-				// Taiwan): for nouns the shared sense must be the first
-				// of both.
-				if x == y && (i == 0 && j == 0 || pos != wordnet.Noun && (i == 0 || j == 0)) {
-					return true
-				}
+		// Nouns name things, and WordNet lists names and their rarer
+		// senses together (China's second sense is Taiwan): for nouns the
+		// shared sense must be the first of both.
+		noun := pos == wordnet.Noun
+		if wordnet.SharedSense(a, b, pos, func(i, j int) bool {
+			if k > 0 && (i >= k || j >= k) {
+				return false
 			}
+			return i == 0 && j == 0 || !noun && (i == 0 || j == 0)
+		}) {
+			return true
 		}
 	}
 	return false
@@ -733,7 +727,7 @@ func nonLatin(s string) bool {
 // Conjuncts are one to three content words that are nouns or adjectives by
 // their most frequent use (verbs are left alone: "bake and cool" is a
 // sequence), with no numbers or code.
-func (c *checker) coordinate(s *side, swaps *[]string) {
+func (s *side) coordinate() (swaps []string) {
 	for k := 1; k+1 < len(s.keys); k++ {
 		if s.keys[k] != "and" && s.keys[k] != "or" {
 			continue
@@ -763,21 +757,22 @@ func (c *checker) coordinate(s *side, swaps *[]string) {
 		if left <= right {
 			continue
 		}
-		// Rotate [l0, r1): right conjunct, the connective and articles, left.
-		seg := slices.Clone(s.idx[l0:r1])
-		keys := slices.Clone(s.keys[l0:r1])
-		nl, nr := k-l0, r1-r0
-		mid := r0 - k
-		out, ko := s.idx[l0:r1], s.keys[l0:r1]
-		copy(out, seg[nl+mid:])
-		copy(out[nr:], seg[nl:nl+mid])
-		copy(out[nr+mid:], seg[:nl])
-		copy(ko, keys[nl+mid:])
-		copy(ko[nr:], keys[nl:nl+mid])
-		copy(ko[nr+mid:], keys[:nl])
-		*swaps = append(*swaps, left+" "+s.keys[l0+nr]+" "+right)
+		// [left][and, articles][right] becomes [right][and, articles][left].
+		swaps = append(swaps, left+" "+s.keys[k]+" "+right)
+		exchange(s.idx[l0:r1], k-l0, r1-r0)
+		exchange(s.keys[l0:r1], k-l0, r1-r0)
 		k = r1
 	}
+	return swaps
+}
+
+// exchange swaps the first nl and the last nr elements of x, keeping the
+// middle in place: reversing the whole and then each part.
+func exchange[T any](x []T, nl, nr int) {
+	slices.Reverse(x)
+	slices.Reverse(x[:nr])
+	slices.Reverse(x[nr : len(x)-nl])
+	slices.Reverse(x[len(x)-nl:])
 }
 
 // conjunct reports a prose content word that is mostly a noun or adjective.

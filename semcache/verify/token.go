@@ -448,13 +448,11 @@ func (t *tokenizer) emitRest(i, j int) {
 }
 
 func (t *tokenizer) emitPunct(i, j int, r rune) {
+	// Sentence punctuation and stray quotation marks are formatting
+	// outside spans; anything else is a symbol.
 	k := kPunct
 	if t.exct || !(isPunctRune(r) || isQuoteRune(r)) {
 		k = kSym
-	}
-	if isQuoteRune(r) && !t.exct {
-		// A stray quotation mark or apostrophe: formatting.
-		k = kPunct
 	}
 	t.add(token{raw: t.s[i:j], key: t.s[i:j], kind: k}, i)
 }

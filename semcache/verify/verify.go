@@ -235,9 +235,7 @@ func (s *side) coordNear(i, j int) bool {
 func (v *Verifier) check(sc *scratch, A, B *side, senses int, coord bool) (verdict Verdict, near, ok bool) {
 	c := checker{v: v, A: A, B: B, senses: senses, diffs: sc.diffs[:0]}
 	if coord {
-		var sa, sb []string
-		c.coordinate(A, &sa)
-		c.coordinate(B, &sb)
+		sa, sb := A.coordinate(), B.coordinate()
 		for _, x := range sa {
 			if !slices.Contains(sb, x) {
 				c.add(Reorder, x, "", true)
@@ -328,9 +326,6 @@ func (c *checker) walk(edits []edit) {
 		default:
 			if h.a0 < 0 {
 				h.a0, h.b0 = e.i, e.j
-				if e.op == '+' {
-					h.a0 = e.i
-				}
 			}
 		}
 	}

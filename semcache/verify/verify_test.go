@@ -319,3 +319,11 @@ func TestFastWordMatchesChunk(t *testing.T) {
 		}
 	}
 }
+
+func TestExchange(t *testing.T) {
+	x := []string{"big", "red", "and", "a", "blue"}
+	exchange(x, 2, 1)
+	if strings.Join(x, " ") != "blue and a big red" {
+		t.Fatalf("%v", x)
+	}
+}

@@ -54,8 +54,6 @@ var groups = []group{
 
 var whWords = set(`how where when`)
 
-var pronouns = set(`i you we one he she they it`)
-
 // frames are phrases that ask the same thing (keys after contraction
 // expansion). A frame with an empty alternative may be dropped; startOnly
 // frames apply only at the start of a sentence.

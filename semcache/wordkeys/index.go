@@ -135,6 +135,17 @@ func (x *Index) Delete(id ID) {
 	}
 }
 
+// Finds reports whether a Lookup with the words query would propose an
+// entry stored with the words stored (the same keys; the per-key cap
+// aside): for explaining why a prompt was or was not a candidate.
+func (x *Index) Finds(stored, query []string) bool {
+	var wa, wb [64]uint64
+	var ka, kb [maxLongWords + 1]key
+	var part ID
+	return sharesKey(keysOf(part, hashWords(stored, wa[:0]), x.o.LongWords, ka[:0]),
+		keysOf(part, hashWords(query, wb[:0]), x.o.LongWords, kb[:0]))
+}
+
 // cand is a candidate entry and its word edits from the query (0: same
 // words, 1: one word substituted, inserted or deleted).
 type cand struct {

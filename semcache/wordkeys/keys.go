@@ -102,3 +102,16 @@ func keysOf(p ID, ws []uint64, long int, dst []key) []key {
 	}
 	return dst
 }
+
+// sharesKey reports whether two key sets have a hash in common: what makes
+// a lookup with one propose an entry stored with the other.
+func sharesKey(a, b []key) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if x.h == y.h {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -538,3 +538,31 @@ func FuzzLookup(f *testing.F) {
 		}
 	})
 }
+
+// Finds agrees with what Lookup proposes.
+func TestFinds(t *testing.T) {
+	x := New(Options{})
+	w := func(s string) []string { return Words(s, nil) }
+	long := strings.Repeat("alpha beta gamma delta ", 8)
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"how do I reverse a list", "how do I revrese a list", true},
+		{"how do I reverse a list", "how do I reverse a python list", true},
+		{"how do I reverse a list", "how I reverse list", false},
+		{long + "end", long + "fin", true},
+		{long + "end", long + "the end", false}, // insertions in long prompts: the neural channel's
+	} {
+		if got := x.Finds(w(c.a), w(c.b)); got != c.want {
+			t.Errorf("Finds(%q, %q) = %v, want %v", c.a, c.b, got, c.want)
+		}
+		var id, part ID
+		id[0] = 1
+		y := New(Options{})
+		y.Add(id, part, w(c.a))
+		if found := len(y.Lookup(part, w(c.b), nil)) == 1; found != c.want {
+			t.Errorf("Lookup(%q) after Add(%q): found %v, Finds says %v", c.b, c.a, found, c.want)
+		}
+	}
+}

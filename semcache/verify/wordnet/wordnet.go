@@ -84,6 +84,27 @@ func Senses(w string, pos POS) []uint32 {
 	return slices.Clone(l.sensesOf(id, pos))
 }
 
+// SharedSense reports whether lemmas a and b share a synset of pos at sense
+// ranks (0: the most frequent) ra of a and rb of b for which ok(ra, rb)
+// holds. It allocates nothing, unlike comparing two Senses.
+func SharedSense(a, b string, pos POS, ok func(ra, rb int) bool) bool {
+	l := lex()
+	ia, ok1 := l.find(a)
+	ib, ok2 := l.find(b)
+	if !ok1 || !ok2 {
+		return false
+	}
+	sb := l.sensesOf(ib, pos)
+	for i, x := range l.sensesOf(ia, pos) {
+		for j, y := range sb {
+			if x == y && ok(i, j) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Synonyms reports whether lemmas a and b share a synset of the same POS
 // that is among the first maxSense senses of a and among the first
 // maxSense senses of b (maxSense <= 0: any sense).

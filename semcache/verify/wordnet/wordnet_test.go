@@ -296,3 +296,21 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+func TestSharedSense(t *testing.T) {
+	first := func(ra, rb int) bool { return ra == 0 && rb == 0 }
+	if !SharedSense("often", "frequently", Adv, first) {
+		t.Error("often/frequently: no first sense shared")
+	}
+	if SharedSense("minute", "second", Noun, first) {
+		t.Error("minute/second share their first sense")
+	}
+	var ranks [][2]int
+	SharedSense("minute", "second", Noun, func(ra, rb int) bool { ranks = append(ranks, [2]int{ra, rb}); return false })
+	if len(ranks) == 0 || ranks[0] != [2]int{1, 1} {
+		t.Errorf("minute/second ranks %v, want [1 1] first", ranks)
+	}
+	if SharedSense("often", "nosuchword", Adv, func(int, int) bool { return true }) {
+		t.Error("unknown word")
+	}
+}
