@@ -3,16 +3,13 @@ package gateway
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/semgate/semgate/providers"
-	"github.com/semgate/semgate/providers/sse"
 	"github.com/semgate/semgate/semcache"
-	"github.com/tidwall/gjson"
 )
 
 // tenantDefault is the tenant of every request until API keys exist.
@@ -28,35 +25,13 @@ type cacheMetrics struct {
 
 func newCacheMetrics(set *metrics.Set) *cacheMetrics {
 	m := &cacheMetrics{lookups: map[string]*metrics.Counter{}}
-	for _, v := range []string{cacheHitExact, cacheHitSemantic, cacheMiss, cacheBypass, cacheRefresh} {
+	for _, v := range []string{cacheHitExact, cacheHitSemantic, cacheHitCoalesced, cacheMiss, cacheBypass, cacheRefresh} {
 		m.lookups[v] = set.NewCounter(`semgate_cache_requests_total{result="` + v + `"}`)
 	}
 	m.embedErrors = set.NewCounter(`semgate_cache_embed_errors_total`)
 	m.embedTime = set.NewPrometheusHistogram(`semgate_cache_embed_seconds`)
 	m.stored = set.NewCounter(`semgate_cache_stores_total`)
 	return m
-}
-
-// capture collects the answer relayed to the client so it can be stored.
-type capture struct {
-	body      []byte
-	asm       *semcache.Assembler
-	complete  bool
-	streamErr error
-}
-
-func (c *capture) addChunk(data []byte) {
-	if c.streamErr == nil {
-		c.streamErr = c.asm.Add(data)
-	}
-}
-
-func (c *capture) finishStream() {
-	if c.streamErr != nil {
-		return
-	}
-	c.body, c.streamErr = c.asm.Result()
-	c.complete = c.streamErr == nil
 }
 
 // cacheLookup is the state of one request's trip through the cache.
@@ -101,16 +76,34 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, ex *exchang
 		if served, err := s.lookup(w, r, ex, lk, float32(threshold)); served || err != nil {
 			return err
 		}
-		leader, done, release := s.flights.join(lk.id)
-		if !leader {
-			if err := wait(r.Context(), done); err != nil {
-				return errClientGone
+	}
+
+	// A miss: join the identical request in flight, if any, or lead one.
+	// The upstream call runs on a context of its own, cancelled only when
+	// neither the leader's client nor any follower still wants the answer.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	defer cancel()
+	fl := newFlight(ex.ep.String(), ex.req.stream)
+	fl.refs, fl.cancel = 1, cancel
+	if !pol.noCache { // a refresh must reach the upstream itself
+		for tries := 0; ; tries++ {
+			other := s.flights.lead(lk.id, fl)
+			if other == nil {
+				defer s.flights.remove(lk.id, fl)
+				break
 			}
+			if served, err := s.follow(w, r, ex, other); served || err != nil {
+				return err
+			}
+			// The leader failed before its first byte, or its answer cannot
+			// be served in this form: look again, then lead or follow the
+			// next leader (one of the followers).
 			if served, err := s.serveExact(w, ex, lk); served || err != nil {
 				return err
 			}
-		} else {
-			defer release()
+			if tries == maxFollows {
+				break // go alone
+			}
 		}
 	}
 	result := cacheMiss
@@ -121,18 +114,22 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, ex *exchang
 	s.cacheMetrics.lookups[result].Inc()
 	s.cache.Miss()
 
-	cap := &capture{}
-	if ex.req.stream {
-		cap.asm = semcache.NewAssembler(ex.ep.String())
+	ttl := opts.EntryTTL(model.Name, pol.ttl)
+	if !pol.noStore {
+		h.Set(headerCacheTTL, strconv.FormatInt(int64(ttl/time.Second), 10))
+		fl.onComplete = func() { s.storeAnswer(ctx, ex, lk, fl, ttl) }
 	}
-	if err := s.forward(w, r, ex, model, cap); err != nil {
-		return err
-	}
-	if cap.complete && !pol.noStore {
-		s.storeAnswer(r.Context(), ex, lk, cap.body)
-	}
-	return nil
+	lw := &leaderWriter{ResponseWriter: w, f: fl}
+	stop := context.AfterFunc(r.Context(), func() { lw.gone.Do(fl.unref) })
+	defer stop()
+	err = s.forward(lw, r.WithContext(ctx), ex, model, fl)
+	fl.end(err == nil && ex.status >= 200 && ex.status <= 299, ex.costNano)
+	return err
 }
+
+// maxFollows is how many leaders in a row a request waits for before it
+// goes upstream alone.
+const maxFollows = 3
 
 func (s *Server) bypassCache(w http.ResponseWriter, r *http.Request, ex *exchange, model *providers.Model) error {
 	w.Header().Set(headerCache, cacheBypass)
@@ -170,13 +167,15 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request, ex *exchange, lk
 		s.log.Debug("cache: verifier refused the nearest candidate", "request_id", ex.id,
 			"rule", string(rejected.Verdict.Rule), "diffs", rejected.Verdict.String(), "similarity", rejected.Score)
 	}
-	if cand == nil {
+	if cand == nil || !servable(cand.Entry, ex.req.stream) {
 		return false, nil
 	}
 	w.Header().Set(headerVerify, cand.Verdict.Header())
 	return true, s.serveHit(w, ex, cand.Entry, cacheHitSemantic, cand.Score)
 }
 
+// serveExact serves an exact hit, when there is one the client can get in
+// the form it asked for.
 func (s *Server) serveExact(w http.ResponseWriter, ex *exchange, lk *cacheLookup) (bool, error) {
 	e, err := s.cache.GetExact(lk.id, lk.policy.maxAge)
 	if errors.Is(err, semcache.ErrNotFound) {
@@ -186,8 +185,16 @@ func (s *Server) serveExact(w http.ResponseWriter, ex *exchange, lk *cacheLookup
 		s.log.Warn("cache: exact lookup failed; serving as a miss", "request_id", ex.id, "error", err)
 		return false, nil
 	}
+	if !servable(e, ex.req.stream) {
+		return false, nil
+	}
 	return true, s.serveHit(w, ex, e, cacheHitExact, 1)
 }
+
+// servable reports whether an entry can be served in the form the client
+// asked for: the form it was stored in, or the other when the conversion
+// was checked lossless when it was stored.
+func servable(e *semcache.Entry, stream bool) bool { return e.Stream == stream || e.Convertible }
 
 // embed returns the text's vector, or nil when the embedder fails: the
 // request then falls back to exact-only caching and is still served.
@@ -205,7 +212,8 @@ func (s *Server) embed(ctx context.Context, ex *exchange, text string) []float32
 	return vecs[0]
 }
 
-// serveHit writes a cached answer in the form the client asked for.
+// serveHit writes a cached answer in the form the client asked for (the
+// caller checked it is servable).
 func (s *Server) serveHit(w http.ResponseWriter, ex *exchange, e *semcache.Entry, result string, score float32) error {
 	h := w.Header()
 	h.Set(headerCache, result)
@@ -220,87 +228,5 @@ func (s *Server) serveHit(w http.ResponseWriter, ex *exchange, e *semcache.Entry
 	s.cache.Hit(e, result == cacheHitSemantic)
 	ex.cacheHit = true
 	ex.savedUSD = e.CostUSD
-	if !ex.req.stream {
-		h.Set("Content-Type", "application/json")
-		h.Set("Content-Length", strconv.Itoa(len(e.Body)))
-		w.WriteHeader(http.StatusOK)
-		ex.wroteHeader, ex.status = true, http.StatusOK
-		if _, err := w.Write(e.Body); err != nil {
-			return errClientGone
-		}
-		return nil
-	}
-	events, err := semcache.Replay(e.Kind, e.Body, ex.req.includeUsage)
-	if err != nil {
-		return err
-	}
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	ex.wroteHeader, ex.status = true, http.StatusOK
-	flusher, _ := w.(http.Flusher)
-	buf := make([]byte, 0, 512)
-	for _, data := range events {
-		buf = sse.AppendEvent(buf[:0], nil, data)
-		if _, err := w.Write(buf); err != nil {
-			return errClientGone
-		}
-		if flusher != nil {
-			flusher.Flush()
-		}
-	}
-	return nil
-}
-
-// storeAnswer saves a complete, successful answer unless it is one the cache
-// must not keep: an error body, or one cut short (finish_reason "length"
-// unless cache_truncated, "content_filter").
-func (s *Server) storeAnswer(ctx context.Context, ex *exchange, lk *cacheLookup, body []byte) {
-	if ex.status < 200 || ex.status > 299 || ex.dep == nil || !storable(body, s.cache.Options().CacheTruncated) {
-		return
-	}
-	if lk.vec == nil && lk.key.Semantic && s.embedder != nil {
-		lk.vec = s.embed(ctx, ex, lk.key.Normalized)
-	}
-	usage := gjson.GetBytes(body, "usage")
-	pt := int(usage.Get("prompt_tokens").Int())
-	ct := int(usage.Get("completion_tokens").Int())
-	e := &semcache.Entry{
-		ID: lk.id, Partition: lk.part, Kind: ex.ep.String(), Model: ex.req.model, Namespace: lk.policy.namespace,
-		Provider: ex.dep.ProviderName, UpstreamModel: ex.dep.Model, Prompt: lk.key.Prompt,
-		Body: body, Stream: ex.req.stream, PromptTokens: pt, CompletionTokens: ct,
-		CostUSD:  float64(ex.costNano) / 1e9, // what the routing step charged, cached-token aware
-		Semantic: lk.key.Semantic,
-	}
-	if lk.policy.ttl > 0 {
-		e.Expires = time.Now().Add(lk.policy.ttl)
-	}
-	if err := s.cache.Put(e, lk.vec); err != nil {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "cache: storing an answer failed", slog.String("request_id", ex.id), slog.String("error", err.Error()))
-		return
-	}
-	s.cacheMetrics.stored.Inc()
-}
-
-// storable reports whether a 2xx answer body is complete enough to reuse.
-func storable(body []byte, truncatedOK bool) bool {
-	if !gjson.ValidBytes(body) || gjson.GetBytes(body, "error").Exists() {
-		return false
-	}
-	choices := gjson.GetBytes(body, "choices")
-	if !choices.IsArray() || len(choices.Array()) == 0 {
-		return false
-	}
-	ok := true
-	choices.ForEach(func(_, c gjson.Result) bool {
-		switch c.Get("finish_reason").Str {
-		case "stop", "tool_calls", "function_call", "end_turn":
-		case "length":
-			ok = truncatedOK
-		default:
-			ok = false
-		}
-		return ok
-	})
-	return ok
+	return s.writeAnswer(w, ex, storedAnswer{kind: e.Kind, stream: e.Stream, body: e.Body})
 }

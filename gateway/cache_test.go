@@ -16,6 +16,7 @@ import (
 	"github.com/semgate/semgate/embed"
 	"github.com/semgate/semgate/providers/mock"
 	"github.com/semgate/semgate/semcache"
+	"github.com/semgate/semgate/semcache/answer"
 )
 
 // countingMock is the real mock upstream over HTTP, counting calls.
@@ -287,7 +288,7 @@ func TestCacheStreamAndJSONForms(t *testing.T) {
 	if events[len(events)-1] != "[DONE]" || !strings.Contains(events[len(events)-2], `"usage"`) {
 		t.Fatalf("replay: %q", events)
 	}
-	asm := semcache.NewAssembler("chat")
+	asm := answer.NewAssembler("chat")
 	for _, e := range events[:len(events)-1] {
 		if err := asm.Add([]byte(e)); err != nil {
 			t.Fatal(err)

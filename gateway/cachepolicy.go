@@ -22,9 +22,12 @@ const (
 const (
 	cacheHitExact    = "hit-exact"
 	cacheHitSemantic = "hit-semantic"
-	cacheMiss        = "miss"
-	cacheBypass      = "bypass"
-	cacheRefresh     = "refresh"
+	// cacheHitCoalesced: served from an identical request's upstream call
+	// that was in flight.
+	cacheHitCoalesced = "hit-coalesced"
+	cacheMiss         = "miss"
+	cacheBypass       = "bypass"
+	cacheRefresh      = "refresh"
 )
 
 // cachePolicy is what one request asks of the cache.

@@ -2,49 +2,257 @@ package gateway
 
 import (
 	"context"
+	"net/http"
 	"sync"
 
+	"github.com/semgate/semgate/providers"
 	"github.com/semgate/semgate/semcache"
+	"github.com/semgate/semgate/semcache/answer"
 )
 
-// flights coalesces concurrent identical cache misses: the first request
-// for a key (the leader) goes upstream; the others wait until it is done
-// and then look the key up again, so N identical requests arriving together
-// cost one upstream call when the answer is cacheable. If the leader's
-// answer was not stored (an error, a truncated stream, no-store), each
-// waiter goes upstream itself.
-type flights struct {
-	mu sync.Mutex
-	m  map[semcache.ID]chan struct{}
+// maxCaptureBytes bounds what one answer may hold for storing and for
+// coalesced followers; a larger answer is relayed to its own client only.
+const maxCaptureBytes = 32 << 20
+
+// flight is one upstream answer as it arrives: what the relay saw (the
+// JSON body, or the stream's events exactly as sent), for storing it and
+// for the identical requests that joined while it was in progress
+// (followers). The leader's relay writes it; followers read it under mu,
+// waking on wake.
+type flight struct {
+	kind   string // "chat" or "completions"
+	stream bool   // the leader asked for a stream
+
+	mu       sync.Mutex
+	wake     chan struct{} // closed and replaced when events grow or the flight ends
+	events   []answer.Event
+	asm      *answer.Assembler
+	body     []byte // JSON answer
+	status   int    // its HTTP status
+	size     int
+	tooBig   bool
+	dep      *providers.Deployment // who answered, once the first byte is known
+	complete bool                  // the whole answer arrived
+	sawDone  bool                  // the stream's "[DONE]" arrived
+	ended    bool
+	ok       bool   // ended with a complete, shareable 2xx answer
+	errEvent []byte // the error event a failed stream ended with
+	costNano int64
+	// splitChecked and splitOK cache whether a JSON answer streams
+	// losslessly, for streaming followers.
+	splitChecked, splitOK bool
+	refs                  int // the leader (until its client leaves) and waiting followers
+	cancel                context.CancelFunc
+
+	// onComplete runs once the answer is whole, before its last bytes
+	// reach the leader's client (the cache stores it there, so an answer
+	// a client has received survives a crash).
+	onComplete func()
 }
 
-// join returns leader=true and a release func for the first caller of a
-// key; later callers get leader=false and a channel closed on release.
-func (f *flights) join(id semcache.ID) (leader bool, done <-chan struct{}, release func()) {
+func newFlight(kind string, stream bool) *flight {
+	f := &flight{kind: kind, stream: stream, wake: make(chan struct{})}
+	if stream {
+		f.asm = answer.NewAssembler(kind)
+	}
+	return f
+}
+
+// broadcast wakes the waiting followers; f.mu is held.
+func (f *flight) broadcast() {
+	close(f.wake)
+	f.wake = make(chan struct{})
+}
+
+// begin records the deployment whose answer is being relayed.
+func (f *flight) begin(dep *providers.Deployment) {
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
+	f.dep = dep
+	f.mu.Unlock()
+}
+
+// addChunk records one stream event (not "[DONE]") as the upstream sent it.
+func (f *flight) addChunk(data []byte) {
+	if f == nil {
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if ch, ok := f.m[id]; ok {
-		return false, ch, nil
+	if f.tooBig {
+		return
 	}
-	if f.m == nil {
-		f.m = make(map[semcache.ID]chan struct{})
+	if f.size += len(data); f.size > maxCaptureBytes {
+		f.tooBig, f.events, f.asm = true, nil, nil
+		f.broadcast()
+		return
 	}
-	ch := make(chan struct{})
-	f.m[id] = ch
-	return true, ch, func() {
-		f.mu.Lock()
-		delete(f.m, id)
-		f.mu.Unlock()
-		close(ch)
+	f.asm.Add(data) // a malformed chunk makes the answer incomplete
+	f.events = append(f.events, answer.NewEvent(data))
+	f.broadcast()
+}
+
+// finishStream is called at the stream's "[DONE]", before it is relayed.
+func (f *flight) finishStream() {
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
+	f.complete = !f.tooBig && f.asm.Complete()
+	f.sawDone = true
+	f.mu.Unlock()
+	if f.onComplete != nil {
+		f.onComplete()
 	}
 }
 
-// wait blocks until done is closed or ctx ends.
-func wait(ctx context.Context, done <-chan struct{}) error {
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+// setBody records a whole JSON answer and its status, before it is
+// relayed.
+func (f *flight) setBody(body []byte, status int) {
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
+	if len(body) <= maxCaptureBytes {
+		f.body, f.status, f.complete = body, status, true
+	}
+	f.mu.Unlock()
+	if f.onComplete != nil {
+		f.onComplete()
 	}
 }
+
+// fail records the error event a stream ended with after it started.
+func (f *flight) fail(event []byte) {
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
+	f.errEvent = append([]byte(nil), event...)
+	f.mu.Unlock()
+}
+
+// end marks the flight over: ok when the leader relayed a complete 2xx
+// answer that others may share.
+func (f *flight) end(ok bool, costNano int64) {
+	f.mu.Lock()
+	f.ended, f.ok, f.costNano = true, ok && f.complete, costNano
+	f.broadcast()
+	f.mu.Unlock()
+}
+
+// stored returns the answer in its stored form: the JSON body, or the
+// encoded events.
+func (f *flight) stored() []byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stream {
+		return answer.EncodeEvents(f.events)
+	}
+	return f.body
+}
+
+// ref takes a reference for a follower; it fails when everyone who wanted
+// the answer has gone and the upstream call is being cancelled.
+func (f *flight) ref() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.refs == 0 || f.ended {
+		return false
+	}
+	f.refs++
+	return true
+}
+
+// unref drops a reference; the last one cancels the upstream call.
+func (f *flight) unref() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.refs > 0 {
+		f.refs--
+		if f.refs == 0 && !f.ended && f.cancel != nil {
+			f.cancel()
+		}
+	}
+}
+
+// wanted reports whether anyone still waits for the answer.
+func (f *flight) wanted() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.refs > 0
+}
+
+// flights coalesces concurrent identical cache misses: the first request
+// for a key (the leader) goes upstream; the others (followers) are served
+// from its flight — a stream live from its first event, a JSON answer when
+// it is complete — so N identical requests arriving together cost one
+// upstream call. When the leader fails before its first byte, or its
+// answer cannot be shared, the followers try again: one of them becomes
+// the next leader.
+type flights struct {
+	mu sync.Mutex
+	m  map[semcache.ID]*flight
+}
+
+// lead registers f as the flight for id and returns nil, or returns the
+// flight in progress with a follower's reference taken.
+func (fs *flights) lead(id semcache.ID, f *flight) (other *flight) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if cur, ok := fs.m[id]; ok && cur.ref() {
+		return cur
+	}
+	if fs.m == nil {
+		fs.m = make(map[semcache.ID]*flight)
+	}
+	fs.m[id] = f
+	return nil
+}
+
+// remove unregisters f, if it is still id's flight.
+func (fs *flights) remove(id semcache.ID, f *flight) {
+	fs.mu.Lock()
+	if fs.m[id] == f {
+		delete(fs.m, id)
+	}
+	fs.mu.Unlock()
+}
+
+// leaderWriter is the leader's ResponseWriter while followers may depend
+// on its upstream call: when the leader's client goes away the relay keeps
+// reading the upstream for them, and only stops once no one waits.
+type leaderWriter struct {
+	http.ResponseWriter
+	f    *flight
+	gone sync.Once
+	dead bool
+}
+
+func (w *leaderWriter) Write(p []byte) (int, error) {
+	if !w.dead {
+		n, err := w.ResponseWriter.Write(p)
+		if err == nil {
+			return n, nil
+		}
+		w.dead = true
+		w.gone.Do(w.f.unref)
+	}
+	if w.f.wanted() {
+		return len(p), nil
+	}
+	return 0, errClientGone
+}
+
+func (w *leaderWriter) Flush() {
+	if fl, ok := w.ResponseWriter.(http.Flusher); ok && !w.dead {
+		fl.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *leaderWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+var _ http.Flusher = (*leaderWriter)(nil)

@@ -116,7 +116,7 @@ func bodyWithModel(body []byte, alias, upstream string) []byte {
 // relayJSON reads a whole non-streamed answer, checks it is JSON, and
 // writes it to the client. Nothing is written if the answer is bad, so the
 // caller may still fall back.
-func (s *Server) relayJSON(w http.ResponseWriter, ex *exchange, resp *providers.Response, capture *capture) error {
+func (s *Server) relayJSON(w http.ResponseWriter, ex *exchange, resp *providers.Response, fl *flight) error {
 	body, err := readUpstream(resp.Body)
 	resp.Body.Close()
 	if err != nil {
@@ -142,13 +142,13 @@ func (s *Server) relayJSON(w http.ResponseWriter, ex *exchange, resp *providers.
 	if status < 200 || status > 299 {
 		status = http.StatusOK
 	}
+	// The answer is recorded (and stored) before the client receives it.
+	fl.begin(ex.dep)
+	fl.setBody(body, status)
 	w.WriteHeader(status)
 	ex.wroteHeader, ex.status = true, status
 	if _, err := w.Write(body); err != nil {
 		return errClientGone
-	}
-	if capture != nil {
-		capture.body, capture.complete = body, true
 	}
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/semgate/semgate/providers/providertest"
-	"github.com/semgate/semgate/semcache"
+	"github.com/semgate/semgate/semcache/answer"
 )
 
 // TestRecordedUpstreams drives the gateway against upstreams replaying
@@ -58,24 +58,24 @@ func TestRecordedUpstreams(t *testing.T) {
 			if resp.StatusCode != 200 || resp.Header.Get("X-Semgate-Provider") != "up" {
 				t.Fatalf("status %d, provider %q: %s", resp.StatusCode, resp.Header.Get("X-Semgate-Provider"), readBody(t, resp))
 			}
-			var answer []byte
+			var got []byte
 			if tt.stream {
 				events := readEvents(t, resp.Body)
 				if events[len(events)-1] != "[DONE]" {
 					t.Fatalf("no [DONE]: %q", events)
 				}
-				asm := semcache.NewAssembler("chat")
+				asm := answer.NewAssembler("chat")
 				for _, e := range events[:len(events)-1] {
 					if err := asm.Add([]byte(e)); err != nil {
 						t.Fatal(err)
 					}
 				}
 				var err error
-				if answer, err = asm.Result(); err != nil {
+				if got, err = asm.Result(); err != nil {
 					t.Fatalf("stream does not assemble: %v", err)
 				}
 			} else {
-				answer = readBody(t, resp)
+				got = readBody(t, resp)
 			}
 			var c struct {
 				Object  string `json:"object"`
@@ -92,16 +92,16 @@ func TestRecordedUpstreams(t *testing.T) {
 					Prompt, Completion, Total int
 				} `json:"usage"`
 			}
-			if err := json.Unmarshal(answer, &c); err != nil || c.Object != "chat.completion" || len(c.Choices) == 0 {
-				t.Fatalf("%s: %v", answer, err)
+			if err := json.Unmarshal(got, &c); err != nil || c.Object != "chat.completion" || len(c.Choices) == 0 {
+				t.Fatalf("%s: %v", got, err)
 			}
 			ch := c.Choices[0]
 			if tt.tool {
 				if len(ch.Message.ToolCalls) == 0 || !json.Valid([]byte(ch.Message.ToolCalls[0].Function.Arguments)) || ch.FinishReason != "tool_calls" {
-					t.Fatalf("tool call answer: %s", answer)
+					t.Fatalf("tool call answer: %s", got)
 				}
 			} else if ch.Message.Content == nil || *ch.Message.Content == "" || ch.FinishReason == "" {
-				t.Fatalf("text answer: %s", answer)
+				t.Fatalf("text answer: %s", got)
 			}
 		})
 	}

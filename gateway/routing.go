@@ -99,9 +99,9 @@ var errAttemptTimeout = fmt.Errorf("%w: attempt deadline", providers.ErrTimeout)
 // comes back to one that already failed), and the answer is relayed and
 // accounted for.
 //
-// When capture is not nil it receives the answer that reached the client,
-// for the cache.
-func (s *Server) forward(w http.ResponseWriter, r *http.Request, ex *exchange, model *providers.Model, capture *capture) error {
+// When fl is not nil it receives the answer relayed to the client, for the
+// cache and for coalesced followers.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, ex *exchange, model *providers.Model, fl *flight) error {
 	ctx := r.Context()
 	pool := s.routing.engine.Pool(model)
 	f := route.Inspect(ex.ep, ex.req.body)
@@ -138,7 +138,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, ex *exchange, m
 		ex.dep, ex.member = dep, m
 		ex.attempts++
 		t0 := time.Now()
-		err := s.attempt(ctx, w, ex, plan, m, base, capture)
+		err := s.attempt(ctx, w, ex, plan, m, base, fl)
 		um := s.metrics.upstream[dep]
 		if err == nil {
 			plan.Succeeded(m, ex.ttft)
@@ -180,7 +180,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, ex *exchange, m
 // attempt makes one upstream call and relays its answer. The attempt's
 // deadline (the deployment's timeout, capped by the retry budget) runs
 // until the first byte reaches the client.
-func (s *Server) attempt(ctx context.Context, w http.ResponseWriter, ex *exchange, plan *route.Plan, m *route.Member, base []byte, capture *capture) error {
+func (s *Server) attempt(ctx context.Context, w http.ResponseWriter, ex *exchange, plan *route.Plan, m *route.Member, base []byte, fl *flight) error {
 	dep := m.Deployment
 	up := &providers.Request{
 		Endpoint:  ex.ep,
@@ -200,9 +200,9 @@ func (s *Server) attempt(ctx context.Context, w http.ResponseWriter, ex *exchang
 	resp, err := dep.Provider.Do(actx, up)
 	if err == nil {
 		if ex.req.stream {
-			err = s.relayStream(w, ex, resp, capture)
+			err = s.relayStream(w, ex, resp, fl)
 		} else {
-			err = s.relayJSON(w, ex, resp, capture)
+			err = s.relayJSON(w, ex, resp, fl)
 		}
 	}
 	ex.timer.Stop()

@@ -109,7 +109,7 @@ func chatReq(model, content string, extra ...string) string {
 	return b + "}"
 }
 
-type answer struct {
+type routedAnswer struct {
 	status   int
 	header   http.Header
 	trailer  http.Header
@@ -118,12 +118,12 @@ type answer struct {
 	attempts int
 }
 
-func do(t *testing.T, url, body string) answer {
+func do(t *testing.T, url, body string) routedAnswer {
 	t.Helper()
 	resp := post(t, url+"/v1/chat/completions", body)
 	b := readBody(t, resp)
 	n, _ := strconv.Atoi(resp.Header.Get("X-Semgate-Attempts"))
-	return answer{resp.StatusCode, resp.Header, resp.Trailer, b, resp.Header.Get("X-Semgate-Provider"), n}
+	return routedAnswer{resp.StatusCode, resp.Header, resp.Trailer, b, resp.Header.Get("X-Semgate-Provider"), n}
 }
 
 func TestFallbackRecoversEveryFault(t *testing.T) {

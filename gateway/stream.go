@@ -18,7 +18,7 @@ import (
 // After that, a failure ends the stream with an OpenAI-style error event
 // and no [DONE], so clients see an error rather than a silently short
 // answer.
-func (s *Server) relayStream(w http.ResponseWriter, ex *exchange, resp *providers.Response, capture *capture) error {
+func (s *Server) relayStream(w http.ResponseWriter, ex *exchange, resp *providers.Response, fl *flight) error {
 	defer resp.Body.Close()
 	rd := sse.NewReader(resp.Body)
 	ev, err := rd.Next()
@@ -44,6 +44,7 @@ func (s *Server) relayStream(w http.ResponseWriter, ex *exchange, resp *provider
 	h.Set("Trailer", headerCost)
 	w.WriteHeader(http.StatusOK)
 	ex.wroteHeader, ex.status = true, http.StatusOK
+	fl.begin(ex.dep)
 	flusher, _ := w.(http.Flusher)
 
 	buf := make([]byte, 0, 512)
@@ -51,10 +52,15 @@ func (s *Server) relayStream(w http.ResponseWriter, ex *exchange, resp *provider
 		done := bytes.Equal(ev.Data, sse.Done)
 		out := ev.Data
 		if !done {
+			// Followers get the event as the upstream sent it, at once.
+			fl.addChunk(ev.Data)
 			out = ex.observeChunk(ev.Data)
 		} else {
 			ex.finishUsage()
 			h.Set(headerCost, formatUSD(ex.costNano))
+			// The answer is recorded (and stored) before the client
+			// receives its end.
+			fl.finishStream()
 		}
 		if out != nil {
 			buf = sse.AppendEvent(buf[:0], nil, out)
@@ -67,13 +73,7 @@ func (s *Server) relayStream(w http.ResponseWriter, ex *exchange, resp *provider
 			}
 		}
 		if done {
-			if capture != nil {
-				capture.finishStream()
-			}
 			return nil
-		}
-		if capture != nil {
-			capture.addChunk(ev.Data)
 		}
 		if gjson.GetBytes(ev.Data, "error").Exists() {
 			ex.finishUsage()
@@ -88,6 +88,7 @@ func (s *Server) relayStream(w http.ResponseWriter, ex *exchange, resp *provider
 			err = streamError(ex.dep, err)
 			ae := toAPIError(err)
 			buf = sse.AppendEvent(buf[:0], nil, appendErrorJSON(nil, ae))
+			fl.fail(appendErrorJSON(nil, ae))
 			if _, werr := w.Write(buf); werr == nil && flusher != nil {
 				flusher.Flush()
 			}

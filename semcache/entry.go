@@ -3,7 +3,6 @@ package semcache
 import (
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -26,10 +25,15 @@ type Entry struct {
 	// Prompt is the last user message as sent; the content guard compares
 	// it with a semantic candidate's.
 	Prompt string `json:"prompt"`
-	// Body is the answer as a non-streamed OpenAI JSON response (streamed
-	// answers are stored assembled); Stream records which form it came in.
-	Body   json.RawMessage `json:"body"`
-	Stream bool            `json:"stream,omitempty"`
+	// Body is the answer exactly as the upstream sent it: a JSON body, or,
+	// when Stream is set, the stream's events in the stored form of package
+	// answer (answer.EncodeEvents).
+	Body   []byte `json:"-"`
+	Stream bool   `json:"stream,omitempty"`
+	// Convertible records, checked once when the answer was stored, that
+	// it can be served in the other form (a stream as JSON, JSON as a
+	// stream) without losing a field.
+	Convertible bool `json:"convertible,omitempty"`
 	// PromptTokens and CompletionTokens are the original answer's usage.
 	PromptTokens     int `json:"prompt_tokens"`
 	CompletionTokens int `json:"completion_tokens"`
@@ -51,7 +55,15 @@ type Entry struct {
 
 // Entry records are binary: a version byte, fixed-width numbers, then
 // length-prefixed strings and the body, so serving a hit parses nothing.
-const entryVersion = 2
+// Version 3 holds the answer as sent (JSON or stream events) and a flags
+// byte (1: stream, 2: convertible); version 2 held streams assembled into
+// JSON and is no longer read (see AnswerFormat).
+const entryVersion = 3
+
+const (
+	entryFlagStream      = 1
+	entryFlagConvertible = 2
+)
 
 func encodeEntry(e *Entry) ([]byte, error) {
 	strs := [...]string{e.Kind, e.Model, e.Namespace, e.Provider, e.UpstreamModel, e.Prompt, e.Embedder}
@@ -66,11 +78,14 @@ func encodeEntry(e *Entry) ([]byte, error) {
 	b = binary.BigEndian.AppendUint64(b, uint64(unixMilli(e.Expires)))
 	b = binary.BigEndian.AppendUint64(b, uint64(e.PromptTokens))
 	b = binary.BigEndian.AppendUint64(b, uint64(e.CompletionTokens))
-	stream := byte(0)
+	var flags byte
 	if e.Stream {
-		stream = 1
+		flags |= entryFlagStream
 	}
-	b = append(b, stream)
+	if e.Convertible {
+		flags |= entryFlagConvertible
+	}
+	b = append(b, flags)
 	b = binary.BigEndian.AppendUint64(b, math.Float64bits(e.CostUSD))
 	for _, s := range strs {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
@@ -82,6 +97,9 @@ func encodeEntry(e *Entry) ([]byte, error) {
 
 func decodeEntry(id ID, b []byte) (*Entry, error) {
 	const fixed = 1 + 16 + 8*4 + 1 + 8
+	if len(b) > 0 && b[0] < entryVersion {
+		return nil, fmt.Errorf("%w: entry %x has version %d", ErrStale, id, b[0])
+	}
 	if len(b) < fixed || b[0] != entryVersion {
 		return nil, fmt.Errorf("%w: entry %x: bad header", ErrCorrupt, id)
 	}
@@ -93,7 +111,8 @@ func decodeEntry(id ID, b []byte) (*Entry, error) {
 	}
 	e.PromptTokens = int(binary.BigEndian.Uint64(b[33:]))
 	e.CompletionTokens = int(binary.BigEndian.Uint64(b[41:]))
-	e.Stream = b[49] == 1
+	e.Stream = b[49]&entryFlagStream != 0
+	e.Convertible = b[49]&entryFlagConvertible != 0
 	e.CostUSD = math.Float64frombits(binary.BigEndian.Uint64(b[50:]))
 	rest := b[fixed:]
 	for _, dst := range [...]*string{&e.Kind, &e.Model, &e.Namespace, &e.Provider, &e.UpstreamModel, &e.Prompt, &e.Embedder} {
@@ -107,7 +126,7 @@ func decodeEntry(id ID, b []byte) (*Entry, error) {
 	if !ok || len(rest) != 0 {
 		return nil, fmt.Errorf("%w: entry %x: bad body", ErrCorrupt, id)
 	}
-	e.Body = append(json.RawMessage(nil), body...)
+	e.Body = append([]byte(nil), body...)
 	return e, nil
 }
 
@@ -131,6 +150,10 @@ func unixMilli(t time.Time) int64 {
 
 // ErrCorrupt: a stored record could not be decoded.
 var ErrCorrupt = errors.New("semcache: corrupt record")
+
+// ErrStale: a stored entry was written under an older answer format; it
+// is dropped, never served.
+var ErrStale = errors.New("semcache: entry in an older format")
 
 // ParseID parses a 32-character hex key.
 func ParseID(s string) (ID, error) {

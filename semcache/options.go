@@ -35,6 +35,11 @@ type Options struct {
 	Threshold float64 `yaml:"threshold"`
 	// TTL is how long an entry may be served. Default: 24h.
 	TTL time.Duration `yaml:"ttl"`
+	// MaxTTL caps the lifetime a request may ask for with
+	// x-semgate-cache-ttl; a larger value is clamped to it (the response's
+	// x-semgate-cache-ttl says the TTL used). Default: the configured TTL
+	// for the request's model (ttl, or the model's own).
+	MaxTTL time.Duration `yaml:"max_ttl"`
 	// MaxEntries caps the number of entries; past it the least recently
 	// hit are evicted. Default: 100000.
 	MaxEntries int `yaml:"max_entries"`
@@ -87,6 +92,9 @@ func (o *Options) Validate() error {
 	if o.TTL < 0 {
 		errs = append(errs, errors.New("ttl: must not be negative"))
 	}
+	if o.MaxTTL < 0 {
+		errs = append(errs, errors.New("max_ttl: must not be negative"))
+	}
 	if o.MaxEntries < 0 {
 		errs = append(errs, errors.New("max_entries: must not be negative"))
 	}
@@ -135,6 +143,20 @@ func (o *Options) TTLFor(model string) time.Duration {
 		return m.TTL
 	}
 	return orDur(o.TTL, DefaultTTL)
+}
+
+// EntryTTL returns the lifetime of an entry stored for model when the
+// request asked for requested (0: nothing asked): the model's TTL, or the
+// request's, clamped to MaxTTL.
+func (o *Options) EntryTTL(model string, requested time.Duration) time.Duration {
+	if requested <= 0 {
+		return o.TTLFor(model)
+	}
+	limit := o.MaxTTL
+	if limit <= 0 {
+		limit = o.TTLFor(model)
+	}
+	return min(requested, limit)
 }
 
 func (o *Options) maxEntries() int {
