@@ -8,8 +8,8 @@ import (
 
 	"github.com/semgate/semgate/providers"
 	"github.com/semgate/semgate/providers/sse"
+	"github.com/semgate/semgate/semcache/answer"
 	"github.com/tidwall/gjson"
-	"github.com/tidwall/sjson"
 )
 
 // relayStream relays an upstream's SSE answer event by event, flushing
@@ -108,16 +108,13 @@ func (ex *exchange) observeChunk(data []byte) []byte {
 	if bytes.Contains(data, usageField) {
 		if u, ok := parseUsage(gjson.GetBytes(data, "usage")); ok {
 			ex.usage = u
-			if !ex.stripUsage {
-				return data
-			}
-			if ch := gjson.GetBytes(data, "choices"); !ch.IsArray() || len(ch.Array()) == 0 {
+		}
+		if ex.stripUsage {
+			out, drop := answer.WithoutUsage(data)
+			if drop {
 				return nil
 			}
-			if out, err := sjson.DeleteBytes(data, "usage"); err == nil {
-				return out
-			}
-			return data
+			data = out
 		}
 	}
 	gjson.GetBytes(data, "choices").ForEach(func(_, c gjson.Result) bool {

@@ -229,3 +229,20 @@ func AssembleStored(kind string, stored []byte) ([]byte, error) {
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// WithoutUsage returns data without its top-level "usage" member, and
+// drop=true when data is the usage-only chunk: what a client that did not
+// ask for usage gets. data is returned as is when it has no usage member.
+func WithoutUsage(data []byte) (out []byte, drop bool) {
+	e := Event{Data: data}
+	e.locateUsage()
+	if e.cutTo <= e.cutFrom {
+		return data, false
+	}
+	if e.usageOnly {
+		return nil, true
+	}
+	out = make([]byte, 0, len(data)-(e.cutTo-e.cutFrom))
+	out = append(out, data[:e.cutFrom]...)
+	return append(out, data[e.cutTo:]...), false
+}

@@ -1,6 +1,7 @@
 package answer
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -25,6 +26,15 @@ type splitter struct {
 func AppendStreamSSE(dst []byte, kind string, body []byte, includeUsage bool) ([]byte, error) {
 	if !gjson.ValidBytes(body) {
 		return dst, fmt.Errorf("%w: the stored answer is not valid JSON", ErrCorrupt)
+	}
+	if bytes.ContainsAny(body, "\r\n") {
+		// An event is one line: drop the white space a pretty-printed
+		// answer has between tokens (strings cannot hold raw newlines).
+		var c bytes.Buffer
+		if err := json.Compact(&c, body); err != nil {
+			return dst, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		body = c.Bytes()
 	}
 	s := splitter{kind: kind, top: gjson.ParseBytes(body), dst: dst}
 	if !s.top.IsObject() {
