@@ -1,7 +1,9 @@
 package semcache
 
 import (
+	"bytes"
 	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,7 +21,15 @@ import (
 // size-capped eviction of the least recently hit entries.
 //
 // Lookups take a read lock; puts, deletes and hit bookkeeping a short write
-// lock. The background sweeper is stopped by Close.
+// lock that covers memory only: no store I/O happens under mu. A change is
+// decided and applied to memory under mu, which also hands it a turn (see
+// turn); its batch is then committed outside mu, in turn order, so the
+// store applies changes in the order memory did and agrees with it once
+// the writes in flight land (a Put racing a Delete or an eviction of the
+// same ID ends the same way in both). Meanwhile a lookup may see an entry
+// in memory whose records are not committed yet, which is a miss.
+//
+// The background sweeper is stopped by Close.
 type Cache struct {
 	store    *Store
 	opts     Options
@@ -36,6 +46,13 @@ type Cache struct {
 	metas map[ID]*meta
 	parts map[ID]Index
 	bytes int64
+	// lastTurn is the done channel of the latest turn handed out (nil:
+	// none yet).
+	lastTurn chan struct{}
+
+	// commitHook, if set (tests only, before any use), runs before each
+	// store write, in turn order and outside mu.
+	commitHook func()
 
 	// words is the typo-robust channel: entries by their prompt's words
 	// (one word substituted, inserted or deleted still finds them).
@@ -50,7 +67,7 @@ type Cache struct {
 
 type cacheCounters struct {
 	exactHits, semanticHits, misses, stores, evictions, expirations, guardRejects atomic.Int64
-	verifyRejects, wordCandidates                                                 atomic.Int64
+	verifyRejects, wordCandidates, skipped                                        atomic.Int64
 	savedTokens                                                                   atomic.Int64
 	savedMicroUSD                                                                 atomic.Int64
 }
@@ -109,27 +126,63 @@ func Open(store *Store, o Options, cc CacheConfig) (*Cache, error) {
 	return c, nil
 }
 
+// load reads the metadata, word and vector records (never answer bodies).
+// It does not depend on every record being readable: a record that does
+// not decode, or belongs to no readable entry, is skipped, counted in
+// Stats.SkippedRecords, logged once with the count and deleted, with the
+// other records of an entry whose metadata is unreadable. Only an error of
+// the store itself fails it.
 func (c *Cache) load() error {
+	rep := repairs{b: c.store.newBatch(), dropped: map[ID]bool{}}
 	err := c.store.scanMetas(func(id ID, m *meta) {
 		c.metas[id] = m
 		c.bytes += int64(m.size)
 	})
-	if err != nil {
+	if err = rep.note(err, func(key []byte) {
+		rep.b.Delete(key, nil)
+		if id, ok := recordID(key); ok {
+			rep.dropped[id] = true
+			addDelete(rep.b, id, &meta{}) // its entry and word records; a vector is an orphan below
+		}
+	}); err != nil {
+		rep.b.Close()
 		return fmt.Errorf("semcache: load metadata: %w", err)
 	}
 	var wb []string
 	err = c.store.scanWords(func(id, part ID, prompt string) {
-		if _, ok := c.metas[id]; ok {
-			wb = wordkeys.Words(prompt, wb[:0])
-			c.words.Add(id, part, wb)
+		if m, ok := c.metas[id]; !ok || m.partition != part {
+			rep.orphan(id, wordsKey(id)) // of no entry, or of another partition
+			return
 		}
+		wb = wordkeys.Words(prompt, wb[:0])
+		c.words.Add(id, part, wb)
 	})
-	if err != nil {
+	if err = rep.note(err, func(key []byte) { rep.b.Delete(key, nil) }); err != nil {
+		rep.b.Close()
 		return fmt.Errorf("semcache: load words: %w", err)
 	}
-	if c.embedder == "" || c.dim <= 0 {
+	if c.embedder != "" && c.dim > 0 {
+		if err := c.loadVectors(&rep); err != nil {
+			rep.b.Close()
+			return err
+		}
+	}
+	if rep.n == 0 {
+		rep.b.Close()
 		return nil
 	}
+	c.stats.skipped.Add(rep.n)
+	c.log.Warn("cache: skipped unreadable or inconsistent records at start-up and removed them", "records", rep.n)
+	if err := c.store.commit(rep.b, false); err != nil {
+		c.log.Warn("cache: removing unreadable records failed; they are skipped again next time", "error", err)
+	}
+	return nil
+}
+
+// loadVectors indexes the configured embedder's vectors (after the
+// partition snapshots, if any). A vector of the wrong size leaves its
+// entry exact-only.
+func (c *Cache) loadVectors(rep *repairs) error {
 	loaded := c.loadSnapshots()
 	seen := make(map[ID]map[ID]bool, len(loaded))
 	for p := range loaded {
@@ -139,9 +192,10 @@ func (c *Cache) load() error {
 		h, ok := idx.(interface{ Has(ID) bool })
 		return ok && h.Has(id)
 	}
-	err = c.store.scanVectors(c.embedder, c.dim, func(part, id ID, vec []float32) {
-		if _, ok := c.metas[id]; !ok {
-			return // orphan vector of a deleted entry
+	err := c.store.scanVectors(c.embedder, c.dim, func(part, id ID, vec []float32) {
+		if m, ok := c.metas[id]; !ok || m.partition != part || m.embedder != c.embedder {
+			rep.orphan(id, vecKey(c.embedder, part, id)) // of a dropped entry, or of no entry
+			return
 		}
 		if ids, ok := seen[part]; ok {
 			ids[id] = true
@@ -151,11 +205,50 @@ func (c *Cache) load() error {
 		}
 		c.indexFor(part).Add(id, vec)
 	})
+	err = rep.note(err, func(key []byte) {
+		rep.b.Delete(key, nil)
+		part, id, ok := vectorIDs(c.embedder, key)
+		if m, mine := c.metas[id]; ok && mine && m.partition == part && m.embedder == c.embedder {
+			m.embedder = "" // exact-only from now on
+			rep.b.Set(metaKey(id), m.encode(), nil)
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("semcache: load vectors: %w", err)
 	}
 	c.reconcile(seen)
 	return nil
+}
+
+// repairs collects what load skips: the deletes that remove bad records
+// (committed once, at the end) and how many records were skipped.
+type repairs struct {
+	b       *pebble.Batch
+	n       int64
+	dropped map[ID]bool // entries whose metadata was unreadable
+}
+
+// note handles a scan's error: unreadable records are counted and passed
+// to drop; any other error is returned.
+func (r *repairs) note(err error, drop func(key []byte)) error {
+	var bad *badRecordsError
+	if !errors.As(err, &bad) {
+		return err
+	}
+	for _, k := range bad.keys {
+		r.n++
+		drop(k)
+	}
+	return nil
+}
+
+// orphan deletes a record that belongs to no loaded entry; it is counted
+// unless its entry's unreadable metadata was counted already.
+func (r *repairs) orphan(id ID, key []byte) {
+	if !r.dropped[id] {
+		r.n++
+	}
+	r.b.Delete(key, nil)
 }
 
 // indexFor returns the partition's index, creating it. Callers hold c.mu
@@ -196,9 +289,39 @@ func (c *Cache) usable(m *meta, now int64, maxAge time.Duration) bool {
 	return maxAge <= 0 || now-m.created <= maxAge.Milliseconds()
 }
 
+// turn is a change's place in the order of store writes: takeTurnLocked
+// hands one out under c.mu together with the memory change it belongs to;
+// write waits for the previous turn to end, writes and ends this one.
+type turn struct{ prev, done chan struct{} }
+
+func (c *Cache) takeTurnLocked() turn {
+	t := turn{prev: c.lastTurn, done: make(chan struct{})}
+	c.lastTurn = t.done
+	return t
+}
+
+// wait blocks until every earlier turn has ended.
+func (t turn) wait() {
+	if t.prev != nil {
+		<-t.prev
+	}
+}
+
+// write runs apply, the store write of t's change, in t's turn. It must
+// not be called with c.mu held.
+func (c *Cache) write(t turn, apply func() error) error {
+	defer close(t.done)
+	t.wait()
+	if c.commitHook != nil {
+		c.commitHook()
+	}
+	return apply()
+}
+
 // GetExact returns the entry with exactly this key if it is live and no
 // older than maxAge (0: any age). It does not count a hit; call Hit when
-// the entry is served.
+// the entry is served. An entry whose answer record is missing or
+// unreadable is dropped (see dropUnreadable) and not found.
 func (c *Cache) GetExact(id ID, maxAge time.Duration) (*Entry, error) {
 	now := c.now().UnixMilli()
 	c.mu.RLock()
@@ -209,10 +332,47 @@ func (c *Cache) GetExact(id ID, maxAge time.Duration) (*Entry, error) {
 		return nil, ErrNotFound
 	}
 	e, err := c.store.getEntry(id)
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) {
+		c.dropUnreadable(id, m)
+		return nil, ErrNotFound
+	}
 	if err != nil {
 		return nil, err
 	}
 	return e, nil
+}
+
+// dropUnreadable removes the entry m when its answer record is missing or
+// unreadable: damage from outside, since start-up reads no answer records
+// (an entry's records are written and deleted together). The record of an
+// entry just put may not be committed yet, so it first lets the writes
+// handed out before it land, then reads the record again.
+func (c *Cache) dropUnreadable(id ID, m *meta) {
+	c.mu.Lock()
+	if c.metas[id] != m {
+		c.mu.Unlock()
+		return // replaced or removed meanwhile
+	}
+	barrier := c.takeTurnLocked()
+	c.mu.Unlock()
+	barrier.wait()
+	close(barrier.done)
+	if _, err := c.store.getEntry(id); !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrCorrupt) {
+		return // readable after all, or the store failed
+	}
+	c.mu.Lock()
+	if c.metas[id] != m {
+		c.mu.Unlock()
+		return
+	}
+	c.forgetLocked(id, m)
+	t := c.takeTurnLocked()
+	c.mu.Unlock()
+	c.stats.skipped.Add(1)
+	c.log.Warn("cache: dropped an entry whose answer record is missing or unreadable", "key", id.String())
+	if err := c.write(t, func() error { return c.store.deleteEntry(id, m) }); err != nil {
+		c.log.Warn("cache: deleting an entry failed", "key", id.String(), "error", err)
+	}
 }
 
 // Hit records that e was served, exactly or semantically.
@@ -227,17 +387,17 @@ func (c *Cache) Hit(e *Entry, semantic bool) {
 	now := c.now().UnixMilli()
 	c.mu.Lock()
 	m, ok := c.metas[e.ID]
-	var rec []byte
-	if ok {
-		m.hits++
-		m.lastHit = now
-		rec = m.encode()
+	if !ok {
+		c.mu.Unlock()
+		return
 	}
+	m.hits++
+	m.lastHit = now
+	snap := *m // the record as of this hit; m changes under c.mu only
+	t := c.takeTurnLocked()
 	c.mu.Unlock()
-	if rec != nil {
-		if err := c.store.db.Set(metaKey(e.ID), rec, pebble.NoSync); err != nil {
-			c.log.Warn("cache: recording a hit failed", "error", err)
-		}
+	if err := c.write(t, func() error { return c.store.putMeta(e.ID, &snap) }); err != nil {
+		c.log.Warn("cache: recording a hit failed", "error", err)
 	}
 }
 
@@ -246,7 +406,9 @@ func (c *Cache) Miss() { c.stats.misses.Add(1) }
 
 // Put stores an entry (replacing one with the same ID) with its vector
 // (nil: exact-only). It sets Created, and Expires from the model's TTL when
-// zero, and evicts the least recently hit entries when over the caps.
+// zero, and evicts the least recently hit entries when over the caps. The
+// entry, the removal of the one it replaces and the evictions are one
+// batch, encoded before and committed after the lock.
 func (c *Cache) Put(e *Entry, vec []float32) error {
 	now := c.now()
 	if e.Created.IsZero() {
@@ -268,13 +430,14 @@ func (c *Cache) Put(e *Entry, vec []float32) error {
 		vec = nil
 		e.Embedder = ""
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old, ok := c.metas[e.ID]; ok {
-		c.removeLocked(e.ID, old)
-	}
-	if err := c.store.putEntry(e, m, vec); err != nil {
+	recs, err := encodeRecords(e, m, vec) // sets m.size
+	if err != nil {
 		return err
+	}
+	c.mu.Lock()
+	old := c.metas[e.ID]
+	if old != nil {
+		c.forgetLocked(e.ID, old)
 	}
 	c.metas[e.ID] = m
 	c.bytes += int64(m.size)
@@ -284,13 +447,34 @@ func (c *Cache) Put(e *Entry, vec []float32) error {
 	if m.words {
 		c.words.Add(e.ID, e.Partition, words)
 	}
+	victims := c.evictLocked()
+	t := c.takeTurnLocked()
+	c.mu.Unlock()
+	c.stats.evictions.Add(int64(len(victims)))
+
+	b := c.store.newBatch()
+	if old != nil {
+		addDelete(b, e.ID, old)
+	}
+	recs.addTo(b)
+	for _, v := range victims {
+		addDelete(b, v.id, v.m) // after the puts: a victim may be e itself
+	}
+	if err := c.write(t, func() error { return c.store.commit(b, false) }); err != nil {
+		c.mu.Lock()
+		if c.metas[e.ID] == m { // not replaced or removed by a later change
+			c.forgetLocked(e.ID, m)
+		}
+		c.mu.Unlock()
+		return fmt.Errorf("semcache: write entry: %w", err)
+	}
 	c.stats.stores.Add(1)
-	c.evictLocked()
 	return nil
 }
 
-// removeLocked forgets an entry in memory and deletes its records.
-func (c *Cache) removeLocked(id ID, m *meta) {
+// forgetLocked removes an entry from memory; the caller deletes its
+// records (in the turn it takes under the same lock).
+func (c *Cache) forgetLocked(id ID, m *meta) {
 	if idx, ok := c.parts[m.partition]; ok {
 		idx.Delete(id)
 		if s, ok := idx.(Sizer); ok && s.Len() == 0 {
@@ -300,80 +484,144 @@ func (c *Cache) removeLocked(id ID, m *meta) {
 	delete(c.metas, id)
 	c.words.Delete(id)
 	c.bytes -= int64(m.size)
-	if err := c.store.deleteEntry(id, m); err != nil {
-		c.log.Warn("cache: deleting an entry failed", "key", id.String(), "error", err)
-	}
 }
 
-// evictLocked removes the least recently hit entries until the cache is
-// at 95% of its caps. It sorts all entries, so it evicts in batches.
-func (c *Cache) evictLocked() {
+// victim is an entry chosen for removal.
+type victim struct {
+	id ID
+	m  *meta
+}
+
+// evictsAfter reports whether a is evicted after b: hit or created more
+// recently, ties broken by ID.
+func evictsAfter(a, b victim) bool {
+	if ra, rb := a.m.recency(), b.m.recency(); ra != rb {
+		return ra > rb
+	}
+	return bytes.Compare(a.id[:], b.id[:]) > 0
+}
+
+// evictLocked forgets the least recently hit entries until the cache is
+// at 95% of its caps, and returns them for the caller to delete in one
+// batch. It picks them exactly (no sampling) without sorting every entry:
+// one pass keeps a max-heap of the oldest entries seen, dropping its newest
+// while the rest still cover the excess in entries and bytes, so it costs
+// O(n log k) for k victims and allocates only the heap.
+func (c *Cache) evictLocked() []victim {
 	maxN, maxB := c.opts.maxEntries(), c.opts.maxBytes()
 	if len(c.metas) <= maxN && c.bytes <= maxB {
-		return
+		return nil
 	}
-	targetN, targetB := maxN-maxN/20, maxB-maxB/20
-	type victim struct {
-		id ID
-		m  *meta
-	}
-	all := make([]victim, 0, len(c.metas))
+	needN := len(c.metas) - (maxN - maxN/20)
+	needB := c.bytes - (maxB - maxB/20)
+	var h []victim // max-heap by evictsAfter: h[0] is the newest chosen
+	var sumB int64
+	covers := func(n int, b int64) bool { return n >= needN && b >= needB }
 	for id, m := range c.metas {
-		all = append(all, victim{id, m})
-	}
-	slices.SortFunc(all, func(a, b victim) int {
-		if r := cmp.Compare(a.m.recency(), b.m.recency()); r != 0 {
-			return r
+		v := victim{id, m}
+		if len(h) > 0 && covers(len(h), sumB) && !evictsAfter(h[0], v) {
+			continue // newer than every entry needed
 		}
-		return slices.Compare(a.id[:], b.id[:])
-	})
-	for _, v := range all {
-		if len(c.metas) <= targetN && c.bytes <= targetB {
-			break
+		h = append(h, v)
+		sumB += int64(m.size)
+		for i := len(h) - 1; i > 0; { // sift up
+			p := (i - 1) / 2
+			if !evictsAfter(h[i], h[p]) {
+				break
+			}
+			h[i], h[p] = h[p], h[i]
+			i = p
 		}
-		c.removeLocked(v.id, v.m)
-		c.stats.evictions.Add(1)
+		for len(h) > 1 && covers(len(h)-1, sumB-int64(h[0].m.size)) { // pop the newest
+			sumB -= int64(h[0].m.size)
+			last := len(h) - 1
+			h[0] = h[last]
+			h = h[:last]
+			for i := 0; ; { // sift down
+				l, big := 2*i+1, i
+				if l < len(h) && evictsAfter(h[l], h[big]) {
+					big = l
+				}
+				if r := l + 1; r < len(h) && evictsAfter(h[r], h[big]) {
+					big = r
+				}
+				if big == i {
+					break
+				}
+				h[i], h[big] = h[big], h[i]
+				i = big
+			}
+		}
 	}
+	for _, v := range h {
+		c.forgetLocked(v.id, v.m)
+	}
+	return h
 }
 
 // Delete removes the entry with this key.
 func (c *Cache) Delete(id ID) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	m, ok := c.metas[id]
 	if !ok {
+		c.mu.Unlock()
 		return ErrNotFound
 	}
-	c.removeLocked(id, m)
+	c.forgetLocked(id, m)
+	t := c.takeTurnLocked()
+	c.mu.Unlock()
+	if err := c.write(t, func() error { return c.store.deleteEntry(id, m) }); err != nil {
+		return fmt.Errorf("semcache: delete: %w", err)
+	}
 	return nil
+}
+
+// removeAllUnlock forgets the victims and deletes their records in one
+// batch. The caller holds c.mu, which it releases before writing.
+func (c *Cache) removeAllUnlock(victims []victim) error {
+	for _, v := range victims {
+		c.forgetLocked(v.id, v.m)
+	}
+	t := c.takeTurnLocked()
+	c.mu.Unlock()
+	b := c.store.newBatch()
+	for _, v := range victims {
+		addDelete(b, v.id, v.m)
+	}
+	return c.write(t, func() error { return c.store.commit(b, false) })
 }
 
 // Flush removes every entry, or with model and/or namespace set only the
 // entries of that model alias and namespace. It returns how many went.
 func (c *Cache) Flush(model, namespace string) (int, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if model == "" && namespace == "" {
 		n := len(c.metas)
-		if err := c.store.deleteAll(); err != nil {
-			return 0, fmt.Errorf("semcache: flush: %w", err)
-		}
 		c.metas = make(map[ID]*meta)
 		c.parts = make(map[ID]Index)
 		c.words = wordkeys.New(wordkeys.Options{})
 		c.bytes = 0
+		t := c.takeTurnLocked()
+		c.mu.Unlock()
+		if err := c.write(t, c.store.deleteAll); err != nil {
+			return 0, fmt.Errorf("semcache: flush: %w", err)
+		}
 		return n, nil
 	}
-	var ids []ID
+	var victims []victim
 	for id, m := range c.metas {
 		if (model == "" || m.model == model) && (namespace == "" || m.namespace == namespace) {
-			ids = append(ids, id)
+			victims = append(victims, victim{id, m})
 		}
 	}
-	for _, id := range ids {
-		c.removeLocked(id, c.metas[id])
+	if len(victims) == 0 {
+		c.mu.Unlock()
+		return 0, nil
 	}
-	return len(ids), nil
+	if err := c.removeAllUnlock(victims); err != nil {
+		return 0, fmt.Errorf("semcache: flush: %w", err)
+	}
+	return len(victims), nil
 }
 
 // sweeper deletes expired entries every SweepInterval until Close.
@@ -395,16 +643,21 @@ func (c *Cache) sweeper() {
 func (c *Cache) Sweep() int {
 	now := c.now().UnixMilli()
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
+	var victims []victim
 	for id, m := range c.metas {
 		if m.expired(now) {
-			c.removeLocked(id, m)
-			n++
+			victims = append(victims, victim{id, m})
 		}
 	}
-	c.stats.expirations.Add(int64(n))
-	return n
+	if len(victims) == 0 {
+		c.mu.Unlock()
+		return 0
+	}
+	if err := c.removeAllUnlock(victims); err != nil {
+		c.log.Warn("cache: deleting expired entries failed", "error", err)
+	}
+	c.stats.expirations.Add(int64(len(victims)))
+	return len(victims)
 }
 
 // Stats is a snapshot of the cache's state and counters since start.
@@ -422,7 +675,11 @@ type Stats struct {
 	GuardRejects  int64  `json:"guard_rejections"`
 	VerifyRejects int64  `json:"verify_rejections"`
 	// WordCandidates counts candidates only the word channel proposed.
-	WordCandidates int64   `json:"word_candidates"`
+	WordCandidates int64 `json:"word_candidates"`
+	// SkippedRecords counts stored records found unreadable or
+	// inconsistent (at start-up, or an entry's answer record when read);
+	// they were removed.
+	SkippedRecords int64   `json:"skipped_records"`
 	SavedTokens    int64   `json:"saved_tokens"`
 	SavedCostUSD   float64 `json:"saved_cost_usd"`
 	HitRate        float64 `json:"hit_rate"`
@@ -446,6 +703,7 @@ func (c *Cache) Stats() Stats {
 	s.GuardRejects = c.stats.guardRejects.Load()
 	s.VerifyRejects = c.stats.verifyRejects.Load()
 	s.WordCandidates = c.stats.wordCandidates.Load()
+	s.SkippedRecords = c.stats.skipped.Load()
 	s.SavedTokens = c.stats.savedTokens.Load()
 	s.SavedCostUSD = float64(c.stats.savedMicroUSD.Load()) / 1e6
 	if total := s.ExactHits + s.SemanticHits + s.Misses; total > 0 {

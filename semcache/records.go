@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -20,8 +21,18 @@ import (
 //	                                word-key channel (semantic entries only)
 //
 // Entries are written with NoSync: this is a cache, and a crash loses at
-// most the last moments of writes, never consistency (each put is one
-// atomic batch).
+// most the last moments of writes, never consistency: an entry's records
+// are written and deleted together, each change of the cache (a put with
+// the removal of the entry it replaces and its evictions, a sweep, a
+// flush) is one atomic batch, and the cache commits its batches in the
+// order it changed its memory (see Cache), never under its lock.
+//
+// Start-up reads the m, w and x records, never answer bodies, and does not
+// depend on every record being readable: the scans below visit every
+// readable record and report the keys of the others (badRecordsError);
+// the cache removes those, and records of no readable entry, and counts
+// them (Stats.SkippedRecords). An entry whose e record is missing or
+// unreadable is dropped when it is first read.
 const (
 	tableEntry  = 'e'
 	tableMeta   = 'm'
@@ -80,29 +91,85 @@ func decodeVector(b []byte, dim int) ([]float32, bool) {
 	return v, true
 }
 
-// putEntry writes an entry, its metadata and its vector in one batch.
-func (s *Store) putEntry(e *Entry, m *meta, vec []float32) error {
-	rec, err := encodeEntry(e)
-	if err != nil {
-		return fmt.Errorf("semcache: encode entry: %w", err)
-	}
-	m.size = int32(len(rec))
-	b := s.db.NewBatch()
+// newBatch starts a batch of changes; building it does no I/O.
+func (s *Store) newBatch() *pebble.Batch { return s.db.NewBatch() }
+
+// commit applies b atomically (sync: wait for the disk) and closes it.
+func (s *Store) commit(b *pebble.Batch, sync bool) error {
 	defer b.Close()
-	b.Set(entryKey(e.ID), rec, nil)
-	b.Set(metaKey(e.ID), m.encode(), nil)
-	if vec != nil && m.embedder != "" {
-		b.Set(vecKey(m.embedder, e.Partition, e.ID), encodeVector(vec), nil)
+	if s.closed.Load() {
+		return ErrClosed
 	}
-	if m.words {
-		w := make([]byte, 0, 16+len(e.Prompt))
-		w = append(w, e.Partition[:]...)
-		b.Set(wordsKey(e.ID), append(w, e.Prompt...), nil)
+	opt := pebble.NoSync
+	if sync {
+		opt = pebble.Sync
 	}
-	if err := b.Commit(pebble.NoSync); err != nil {
-		return fmt.Errorf("semcache: write entry: %w", err)
+	if err := b.Commit(opt); err != nil {
+		return fmt.Errorf("semcache: commit: %w", err)
 	}
 	return nil
+}
+
+// entryRecords are an entry's encoded records, made before the cache takes
+// its lock.
+type entryRecords struct {
+	id, part           ID
+	embedder           string
+	rec, meta, vec, wd []byte
+}
+
+// encodeRecords encodes an entry, its metadata and its vector (nil: none),
+// and sets m.size.
+func encodeRecords(e *Entry, m *meta, vec []float32) (entryRecords, error) {
+	rec, err := encodeEntry(e)
+	if err != nil {
+		return entryRecords{}, fmt.Errorf("semcache: encode entry: %w", err)
+	}
+	m.size = int32(len(rec))
+	r := entryRecords{id: e.ID, part: e.Partition, embedder: m.embedder, rec: rec, meta: m.encode()}
+	if vec != nil && m.embedder != "" {
+		r.vec = encodeVector(vec)
+	}
+	if m.words {
+		r.wd = make([]byte, 0, 16+len(e.Prompt))
+		r.wd = append(r.wd, e.Partition[:]...)
+		r.wd = append(r.wd, e.Prompt...)
+	}
+	return r, nil
+}
+
+// addTo adds the records to b.
+func (r *entryRecords) addTo(b *pebble.Batch) {
+	b.Set(entryKey(r.id), r.rec, nil)
+	b.Set(metaKey(r.id), r.meta, nil)
+	if r.vec != nil {
+		b.Set(vecKey(r.embedder, r.part, r.id), r.vec, nil)
+	}
+	if r.wd != nil {
+		b.Set(wordsKey(r.id), r.wd, nil)
+	}
+}
+
+// addDelete adds the removal of an entry's records to b (its vector's
+// key is known from m).
+func addDelete(b *pebble.Batch, id ID, m *meta) {
+	b.Delete(entryKey(id), nil)
+	b.Delete(metaKey(id), nil)
+	b.Delete(wordsKey(id), nil)
+	if m.embedder != "" {
+		b.Delete(vecKey(m.embedder, m.partition, id), nil)
+	}
+}
+
+// putEntry writes an entry, its metadata and its vector in one batch.
+func (s *Store) putEntry(e *Entry, m *meta, vec []float32) error {
+	r, err := encodeRecords(e, m, vec)
+	if err != nil {
+		return err
+	}
+	b := s.newBatch()
+	r.addTo(b)
+	return s.commit(b, false)
 }
 
 // getEntry reads an entry's record.
@@ -128,15 +195,9 @@ func (s *Store) putMeta(id ID, m *meta) error {
 
 // deleteEntry removes an entry's records.
 func (s *Store) deleteEntry(id ID, m *meta) error {
-	b := s.db.NewBatch()
-	defer b.Close()
-	b.Delete(entryKey(id), nil)
-	b.Delete(metaKey(id), nil)
-	b.Delete(wordsKey(id), nil)
-	if m.embedder != "" {
-		b.Delete(vecKey(m.embedder, m.partition, id), nil)
-	}
-	return b.Commit(pebble.NoSync)
+	b := s.newBatch()
+	addDelete(b, id, m)
+	return s.commit(b, false)
 }
 
 // deleteAll removes every entry.
@@ -151,50 +212,103 @@ func (s *Store) deleteAll() error {
 	return b.Commit(pebble.Sync)
 }
 
-// scanMetas calls fn for every entry's metadata.
+// badRecordsError: a scan met records it could not read (a value that
+// does not decode, a key or value of the wrong size). It still visited
+// every readable record; keys holds the others' keys (copies).
+type badRecordsError struct {
+	table byte
+	keys  [][]byte
+}
+
+func (e *badRecordsError) Error() string {
+	return fmt.Sprintf("semcache: %d unreadable records in table %q", len(e.keys), e.table)
+}
+
+func (e *badRecordsError) Unwrap() error { return ErrCorrupt }
+
+// scanEnd returns the iterator's error, or a *badRecordsError for bad.
+func scanEnd(it *pebble.Iterator, table byte, bad [][]byte) error {
+	if err := it.Error(); err != nil {
+		return err
+	}
+	if len(bad) > 0 {
+		return &badRecordsError{table: table, keys: bad}
+	}
+	return nil
+}
+
+// recordID returns the ID in an e, m or w key.
+func recordID(key []byte) (ID, bool) {
+	var id ID
+	if len(key) != 1+len(id) {
+		return id, false
+	}
+	copy(id[:], key[1:])
+	return id, true
+}
+
+// vectorIDs returns the partition and ID in an x key of embedder.
+func vectorIDs(embedder string, key []byte) (part, id ID, ok bool) {
+	n := 1 + len(embedder) + 1
+	if len(key) != n+32 || string(key[1:n-1]) != embedder {
+		return part, id, false
+	}
+	copy(part[:], key[n:])
+	copy(id[:], key[n+16:])
+	return part, id, true
+}
+
+// scanMetas calls fn for every readable entry metadata record; see
+// badRecordsError for the others.
 func (s *Store) scanMetas(fn func(id ID, m *meta)) error {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tableMeta}, UpperBound: []byte{tableMeta + 1}})
 	if err != nil {
 		return err
 	}
 	defer it.Close()
+	var bad [][]byte
 	for it.First(); it.Valid(); it.Next() {
 		k := it.Key()
-		if len(k) != 17 {
+		id, ok := recordID(k)
+		var m *meta
+		if ok {
+			m, err = decodeMeta(it.Value())
+		}
+		if !ok || err != nil || m.size < 0 {
+			bad = append(bad, slices.Clone(k))
 			continue
 		}
-		m, err := decodeMeta(it.Value())
-		if err != nil {
-			return err
-		}
-		var id ID
-		copy(id[:], k[1:])
 		fn(id, m)
 	}
-	return it.Error()
+	return scanEnd(it, tableMeta, bad)
 }
 
-// scanWords calls fn for every word-key record.
+// scanWords calls fn for every readable word-key record; see
+// badRecordsError for the others.
 func (s *Store) scanWords(fn func(id, part ID, prompt string)) error {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tableWords}, UpperBound: []byte{tableWords + 1}})
 	if err != nil {
 		return err
 	}
 	defer it.Close()
+	var bad [][]byte
 	for it.First(); it.Valid(); it.Next() {
 		k, v := it.Key(), it.Value()
-		if len(k) != 17 || len(v) < 16 {
+		id, ok := recordID(k)
+		if !ok || len(v) < 16 {
+			bad = append(bad, slices.Clone(k))
 			continue
 		}
-		var id, part ID
-		copy(id[:], k[1:])
+		var part ID
 		copy(part[:], v[:16])
 		fn(id, part, string(v[16:]))
 	}
-	return it.Error()
+	return scanEnd(it, tableWords, bad)
 }
 
-// scanVectors calls fn for every vector stored by embedder.
+// scanVectors calls fn for every readable vector stored by embedder; see
+// badRecordsError for the others. A vector of another size than dim is
+// unreadable: an embedder's ID names its dimension.
 func (s *Store) scanVectors(embedder string, dim int, fn func(partition, id ID, vec []float32)) error {
 	p := vecPrefix(embedder)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
@@ -202,19 +316,18 @@ func (s *Store) scanVectors(embedder string, dim int, fn func(partition, id ID, 
 		return err
 	}
 	defer it.Close()
+	var bad [][]byte
 	for it.First(); it.Valid(); it.Next() {
-		k := it.Key()[len(p):]
-		if len(k) != 32 {
+		part, id, ok := vectorIDs(embedder, it.Key())
+		var vec []float32
+		if ok {
+			vec, ok = decodeVector(it.Value(), dim)
+		}
+		if !ok {
+			bad = append(bad, slices.Clone(it.Key()))
 			continue
 		}
-		vec, ok := decodeVector(it.Value(), dim)
-		if !ok {
-			continue // another dimension: not comparable
-		}
-		var part, id ID
-		copy(part[:], k[:16])
-		copy(id[:], k[16:])
 		fn(part, id, vec)
 	}
-	return it.Error()
+	return scanEnd(it, tableVector, bad)
 }
