@@ -115,7 +115,8 @@ var keyNullable = map[string]bool{
 	"tools": true, "tool_choice": true, "parallel_tool_calls": true,
 	"reasoning_effort": true, "modalities": true, "audio": true,
 	"prediction": true, "max_tokens": true, "max_completion_tokens": true,
-	"echo": true, "best_of": true, "suffix": true,
+	"echo": true, "best_of": true, "suffix": true, "verbosity": true,
+	"web_search_options": true, "functions": true, "function_call": true,
 }
 
 type keyDefault struct{ name, lit string }
