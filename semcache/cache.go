@@ -117,6 +117,9 @@ func Open(store *Store, o Options, cc CacheConfig) (*Cache, error) {
 		c.newIndex = func(dim int) Index { return NewFlatIndex(dim) }
 	}
 	t0 := time.Now()
+	if err := openAnswers(store, c.log); err != nil {
+		return nil, err
+	}
 	if err := c.load(); err != nil {
 		return nil, err
 	}
