@@ -98,7 +98,7 @@ func encodeEntry(e *Entry) ([]byte, error) {
 func decodeEntry(id ID, b []byte) (*Entry, error) {
 	const fixed = 1 + 16 + 8*4 + 1 + 8
 	if len(b) > 0 && b[0] < entryVersion {
-		return nil, fmt.Errorf("%w: entry %x has version %d", ErrStale, id, b[0])
+		return nil, fmt.Errorf("%w (%w): entry %x has version %d", ErrStale, ErrCorrupt, id, b[0])
 	}
 	if len(b) < fixed || b[0] != entryVersion {
 		return nil, fmt.Errorf("%w: entry %x: bad header", ErrCorrupt, id)

@@ -111,7 +111,8 @@ func (c *Cache) FindSemantic(q *Query) (best, rejected *Candidate, err error) {
 			continue
 		}
 		e, err := c.store.getEntry(h.id)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) {
+			c.dropUnreadable(h.id, m)
 			continue
 		}
 		if err != nil {
