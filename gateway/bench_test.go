@@ -90,3 +90,40 @@ func BenchmarkChatCacheHitSemantic(b *testing.B) {
 	}
 	runBench(b, h, para)
 }
+
+var benchStreamBody = strings.TrimSuffix(benchBody, "}") + `,"stream":true,"stream_options":{"include_usage":true}}`
+
+// warm sends body once so that the benchmark's requests are hits.
+func warm(b *testing.B, h http.Handler, body string) {
+	req := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != 200 || w.Header().Get("X-Semgate-Cache") != "miss" {
+		b.Fatalf("warm-up: status %d, cache %q", w.Code, w.Header().Get("X-Semgate-Cache"))
+	}
+}
+
+// BenchmarkChatCacheHitStreamReplay: a streamed answer stored as its
+// events, replayed to a streaming client.
+func BenchmarkChatCacheHitStreamReplay(b *testing.B) {
+	h := benchServer(b, "")
+	warm(b, h, benchStreamBody)
+	runBench(b, h, benchStreamBody)
+}
+
+// BenchmarkChatCacheHitStreamAsJSON: a stored stream served as JSON
+// (assembled at serve time).
+func BenchmarkChatCacheHitStreamAsJSON(b *testing.B) {
+	h := benchServer(b, "")
+	warm(b, h, benchStreamBody)
+	runBench(b, h, benchBody)
+}
+
+// BenchmarkChatCacheHitJSONAsStream: a stored JSON answer served as a
+// stream (split at serve time).
+func BenchmarkChatCacheHitJSONAsStream(b *testing.B) {
+	h := benchServer(b, "")
+	warm(b, h, benchBody)
+	runBench(b, h, benchStreamBody)
+}
