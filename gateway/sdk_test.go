@@ -162,3 +162,58 @@ func TestOpenAISDKConformance(t *testing.T) {
 		}
 	})
 }
+
+// TestOpenAISDKReadsCachedAnswers: answers with logprobs, tool calls and
+// reasoning fields, stored from one form and served from the cache in the
+// other, read through openai-go as they would from the upstream.
+func TestOpenAISDKReadsCachedAnswers(t *testing.T) {
+	ctx := context.Background()
+	for _, name := range []string{"chat_logprobs", "chat_tools"} {
+		_, url := fixtureUpstream(t, name)
+		ts := newTestServer(t, cacheConfig(url, ""), nil)
+		client := openai.NewClient(option.WithBaseURL(ts.URL+"/v1/"), option.WithAPIKey("k"), option.WithMaxRetries(0))
+		params := openai.ChatCompletionNewParams{Model: "m", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Tell me " + name)}}
+		var resp *http.Response
+		miss, err := client.Chat.Completions.New(ctx, params, option.WithResponseInto(&resp))
+		if err != nil || resp.Header.Get("X-Semgate-Cache") != "miss" {
+			t.Fatalf("%s: miss: %v %s", name, err, resp.Header.Get("X-Semgate-Cache"))
+		}
+		// The same answer replayed as a stream, accumulated by the SDK.
+		p := params
+		p.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
+		stream := client.Chat.Completions.NewStreaming(ctx, p, option.WithResponseInto(&resp))
+		acc := openai.ChatCompletionAccumulator{}
+		var logprobs []openai.ChatCompletionTokenLogprob
+		for stream.Next() {
+			c := stream.Current()
+			acc.AddChunk(c)
+			for _, ch := range c.Choices {
+				logprobs = append(logprobs, ch.Logprobs.Content...)
+			}
+		}
+		if err := stream.Err(); err != nil || resp.Header.Get("X-Semgate-Cache") != "hit-exact" {
+			t.Fatalf("%s: stream hit: %v %s", name, err, resp.Header.Get("X-Semgate-Cache"))
+		}
+		got := acc.Choices[0].Message
+		want := miss.Choices[0].Message
+		if got.Content != want.Content || len(got.ToolCalls) != len(want.ToolCalls) || acc.Usage.TotalTokens != miss.Usage.TotalTokens {
+			t.Fatalf("%s: streamed hit differs: %+v vs %+v", name, got, want)
+		}
+		for i := range want.ToolCalls {
+			if got.ToolCalls[i].Function.Arguments != want.ToolCalls[i].Function.Arguments || got.ToolCalls[i].ID != want.ToolCalls[i].ID {
+				t.Fatalf("%s: tool call %d differs", name, i)
+			}
+		}
+		if name == "chat_logprobs" && len(logprobs) == 0 || name == "chat_tools" && len(want.ToolCalls) != 2 {
+			t.Fatalf("%s: the fixture's distinctive fields did not come through", name)
+		}
+		if len(logprobs) != len(miss.Choices[0].Logprobs.Content) {
+			t.Fatalf("%s: %d logprobs streamed, %d in the answer", name, len(logprobs), len(miss.Choices[0].Logprobs.Content))
+		}
+		for i := range logprobs {
+			if logprobs[i].Token != miss.Choices[0].Logprobs.Content[i].Token || len(logprobs[i].TopLogprobs) != len(miss.Choices[0].Logprobs.Content[i].TopLogprobs) {
+				t.Fatalf("%s: logprob %d differs", name, i)
+			}
+		}
+	}
+}
