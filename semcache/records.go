@@ -20,6 +20,8 @@ import (
 //	w <id:16>                       <partition:16> and the prompt, for the
 //	                                word-key channel (semantic entries only)
 //
+// Every method below returns ErrClosed once the store is closed (Store.acquire).
+//
 // Entries are written with NoSync: this is a cache, and a crash loses at
 // most the last moments of writes, never consistency: an entry's records
 // are written and deleted together, each change of the cache (a put with
@@ -97,9 +99,10 @@ func (s *Store) newBatch() *pebble.Batch { return s.db.NewBatch() }
 // commit applies b atomically (sync: wait for the disk) and closes it.
 func (s *Store) commit(b *pebble.Batch, sync bool) error {
 	defer b.Close()
-	if s.closed.Load() {
-		return ErrClosed
+	if err := s.acquire(); err != nil {
+		return err
 	}
+	defer s.mu.RUnlock()
 	opt := pebble.NoSync
 	if sync {
 		opt = pebble.Sync
@@ -174,9 +177,10 @@ func (s *Store) putEntry(e *Entry, m *meta, vec []float32) error {
 
 // getEntry reads an entry's record.
 func (s *Store) getEntry(id ID) (*Entry, error) {
-	if s.closed.Load() {
-		return nil, ErrClosed
+	if err := s.acquire(); err != nil {
+		return nil, err
 	}
+	defer s.mu.RUnlock()
 	v, closer, err := s.db.Get(entryKey(id))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, ErrNotFound
@@ -190,6 +194,10 @@ func (s *Store) getEntry(id ID) (*Entry, error) {
 
 // putMeta rewrites an entry's metadata (hit counts).
 func (s *Store) putMeta(id ID, m *meta) error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
 	return s.db.Set(metaKey(id), m.encode(), pebble.NoSync)
 }
 
@@ -202,6 +210,10 @@ func (s *Store) deleteEntry(id ID, m *meta) error {
 
 // deleteAll removes every entry.
 func (s *Store) deleteAll() error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
 	b := s.db.NewBatch()
 	defer b.Close()
 	for _, t := range []byte{tableEntry, tableMeta, tableVector, tableWords} {
@@ -261,6 +273,10 @@ func vectorIDs(embedder string, key []byte) (part, id ID, ok bool) {
 // scanMetas calls fn for every readable entry metadata record; see
 // badRecordsError for the others.
 func (s *Store) scanMetas(fn func(id ID, m *meta)) error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tableMeta}, UpperBound: []byte{tableMeta + 1}})
 	if err != nil {
 		return err
@@ -286,6 +302,10 @@ func (s *Store) scanMetas(fn func(id ID, m *meta)) error {
 // scanWords calls fn for every readable word-key record; see
 // badRecordsError for the others.
 func (s *Store) scanWords(fn func(id, part ID, prompt string)) error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tableWords}, UpperBound: []byte{tableWords + 1}})
 	if err != nil {
 		return err
@@ -310,6 +330,10 @@ func (s *Store) scanWords(fn func(id, part ID, prompt string)) error {
 // badRecordsError for the others. A vector of another size than dim is
 // unreadable: an embedder's ID names its dimension.
 func (s *Store) scanVectors(embedder string, dim int, fn func(partition, id ID, vec []float32)) error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
 	p := vecPrefix(embedder)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
 	if err != nil {

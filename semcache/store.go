@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -55,10 +56,27 @@ func (o *StoreOptions) DirOrDefault() string {
 	return o.Dir
 }
 
-// Store is the cache's Pebble database.
+// Store is the cache's Pebble database. Its methods may run concurrently
+// with Close: a call that starts after Close returns ErrClosed, and Close
+// waits for the calls already running (see acquire).
 type Store struct {
 	db     *pebble.DB
 	closed atomic.Bool
+	// mu is read-held by every call that touches db (acquire) and
+	// write-held by Close, so Pebble is never used once closed (it panics).
+	mu sync.RWMutex
+}
+
+// acquire read-locks the database for one call and reports ErrClosed once
+// the store is closed; release with s.mu.RUnlock. The caller must not
+// acquire again before releasing (a waiting Close would deadlock it).
+func (s *Store) acquire() error {
+	s.mu.RLock()
+	if s.closed.Load() {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	return nil
 }
 
 // OpenStore opens (creating if needed) the store in o.Dir.
@@ -117,9 +135,10 @@ func (s *Store) checkFormat() error {
 
 // Ping reports whether the store is open and readable.
 func (s *Store) Ping() error {
-	if s.closed.Load() {
-		return ErrClosed
+	if err := s.acquire(); err != nil {
+		return err
 	}
+	defer s.mu.RUnlock()
 	_, closer, err := s.db.Get(formatKey)
 	if err != nil {
 		return fmt.Errorf("semcache: ping: %w", err)
@@ -127,8 +146,11 @@ func (s *Store) Ping() error {
 	return closer.Close()
 }
 
-// Close flushes and closes the database. It is safe to call twice.
+// Close flushes and closes the database, after the calls already running
+// finish; later calls return ErrClosed. It is safe to call twice.
 func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed.Swap(true) {
 		return nil
 	}
