@@ -46,7 +46,8 @@ FUZZ_TARGETS = \
 	FuzzLexical:./embed \
 	FuzzEmbed:./embed/use \
 	FuzzTokenizerOracle:./embed/use \
-	FuzzReadSnapshot:./semcache/hnsw
+	FuzzReadSnapshot:./semcache/hnsw \
+	FuzzAnswer:./semcache/answer
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

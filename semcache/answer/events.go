@@ -18,6 +18,9 @@ type Event struct {
 	cutFrom, cutTo int
 	// usageOnly marks the usage chunk: no choices, a usage object.
 	usageOnly bool
+	// manyUsage marks a chunk with more than one "usage" member (duplicate
+	// keys): they are removed by re-writing the object, not by one cut.
+	manyUsage bool
 }
 
 // NewEvent returns the event for data, which it copies.
@@ -40,6 +43,9 @@ func (e *Event) locateUsage() {
 	v.ForEach(func(k, val gjson.Result) bool {
 		if k.Str == "choices" && val.IsArray() && len(val.Array()) > 0 {
 			hasChoices = true
+		}
+		if found && k.Str == "usage" {
+			e.manyUsage = true
 		}
 		if !found && k.Str == "usage" && k.Index > 0 {
 			found = true
@@ -85,9 +91,34 @@ func (e *Event) AppendSSE(dst []byte, includeUsage bool) []byte {
 		return dst
 	}
 	dst = append(dst, "data: "...)
-	dst = append(dst, e.Data[:e.cutFrom]...)
-	dst = append(dst, e.Data[e.cutTo:]...)
+	if e.manyUsage {
+		dst = appendWithoutUsage(dst, e.Data)
+	} else {
+		dst = append(dst, e.Data[:e.cutFrom]...)
+		dst = append(dst, e.Data[e.cutTo:]...)
+	}
 	return append(dst, "\n\n"...)
+}
+
+// appendWithoutUsage re-writes the object data without any top-level
+// "usage" member.
+func appendWithoutUsage(dst, data []byte) []byte {
+	dst = append(dst, '{')
+	n := 0
+	gjson.ParseBytes(data).ForEach(func(k, v gjson.Result) bool {
+		if k.Str == "usage" {
+			return true
+		}
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		dst = append(dst, k.Raw...)
+		dst = append(dst, ':')
+		dst = append(dst, v.Raw...)
+		return true
+	})
+	return append(dst, '}')
 }
 
 // AppendData appends data as an SSE "data:" event.
@@ -118,6 +149,9 @@ func EncodeEvents(evs []Event) []byte {
 		}
 		if e.usageOnly {
 			flags |= 2
+		}
+		if e.manyUsage {
+			flags |= 4
 		}
 		b = append(b, flags)
 		if flags&1 != 0 {
@@ -168,6 +202,7 @@ func (it *Events) Next() (e Event, ok bool) {
 		return it.corrupt()
 	}
 	e.usageOnly = flags&2 != 0
+	e.manyUsage = flags&4 != 0
 	it.b = b[n+int(size):]
 	return e, true
 }
@@ -241,6 +276,9 @@ func WithoutUsage(data []byte) (out []byte, drop bool) {
 	}
 	if e.usageOnly {
 		return nil, true
+	}
+	if e.manyUsage {
+		return appendWithoutUsage(nil, data), false
 	}
 	out = make([]byte, 0, len(data)-(e.cutTo-e.cutFrom))
 	out = append(out, data[:e.cutFrom]...)
