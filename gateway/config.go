@@ -190,6 +190,13 @@ type ProviderConfig struct {
 	DefaultMaxTokens int `yaml:"default_max_tokens"`
 	// Mock (mock only) tunes the built-in mock upstream.
 	Mock mock.Options `yaml:"mock"`
+	// StreamUsage (openai only) says whether semgate adds
+	// stream_options.include_usage to streamed requests that lack it, to
+	// price them from the upstream's usage: inject (always), never (count
+	// the tokens instead; for servers that reject unknown fields) or auto
+	// (add it, and stop once the upstream answers 400 naming the field,
+	// retrying that request once without it). Default: auto.
+	StreamUsage string `yaml:"stream_usage"`
 }
 
 // enabled reports whether the provider takes part after env expansion.
@@ -385,6 +392,12 @@ func (p *ProviderConfig) validate(path string, ps *problems) {
 		if len(p.Query) > 0 {
 			ps.add(path+".query", "only applies to type openai")
 		}
+		if p.StreamUsage != "" {
+			ps.add(path+".stream_usage", "only applies to type openai")
+		}
+	}
+	if err := validStreamUsage(p.StreamUsage); err != nil {
+		ps.add(path+".stream_usage", "%s", strings.TrimPrefix(err.Error(), "stream_usage: "))
 	}
 	if p.Type != TypeAnthropic {
 		if p.Version != "" {

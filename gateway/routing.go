@@ -114,11 +114,13 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, ex *exchange, m
 	if c := s.routing.tiers[model]; c != nil {
 		c[plan.Tier].Inc()
 	}
-	base := ex.req.body
+	// A stream the client did not ask usage for: semgate asks for it to
+	// price the stream (where the provider accepts that), and relayStream
+	// strips it again.
+	var withUsage []byte
 	if ex.req.stream && !ex.req.includeUsage && ex.ep != providers.EndpointEmbeddings {
-		// Ask for usage to price the stream; relayStream strips it again.
-		if b, err := withIncludeUsage(base); err == nil {
-			base, ex.stripUsage = b, true
+		if b, err := withIncludeUsage(ex.req.body); err == nil {
+			withUsage = b
 		}
 	}
 	var lastErr error
@@ -138,7 +140,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, ex *exchange, m
 		ex.dep, ex.member = dep, m
 		ex.attempts++
 		t0 := time.Now()
-		err := s.attempt(ctx, w, ex, plan, m, base, fl)
+		err := s.attempt(ctx, w, ex, plan, m, withUsage, fl)
 		um := s.metrics.upstream[dep]
 		if err == nil {
 			plan.Succeeded(m, ex.ttft)
@@ -179,8 +181,29 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, ex *exchange, m
 
 // attempt makes one upstream call and relays its answer. The attempt's
 // deadline (the deployment's timeout, capped by the retry budget) runs
-// until the first byte reaches the client.
-func (s *Server) attempt(ctx context.Context, w http.ResponseWriter, ex *exchange, plan *route.Plan, m *route.Member, base []byte, fl *flight) error {
+// until the first byte reaches the client. withUsage, when not nil, is the
+// body with stream_options.include_usage added; it is sent where the
+// provider's stream_usage allows, and an upstream that refuses the field is
+// asked once more without it.
+func (s *Server) attempt(ctx context.Context, w http.ResponseWriter, ex *exchange, plan *route.Plan, m *route.Member, withUsage []byte, fl *flight) error {
+	dep := m.Deployment
+	su := s.streamUsage[dep.ProviderName]
+	base := ex.req.body
+	ex.stripUsage = false
+	if withUsage != nil && su.inject() {
+		base, ex.stripUsage = withUsage, true
+	}
+	err := s.attemptOnce(ctx, w, ex, plan, m, base, fl)
+	if err != nil && ex.stripUsage && !ex.wroteHeader && ctx.Err() == nil && su.retryWithout(err) {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "upstream refuses stream_options; asking it without them from now on",
+			slog.String("provider", dep.ProviderName))
+		ex.stripUsage = false
+		err = s.attemptOnce(ctx, w, ex, plan, m, ex.req.body, fl)
+	}
+	return err
+}
+
+func (s *Server) attemptOnce(ctx context.Context, w http.ResponseWriter, ex *exchange, plan *route.Plan, m *route.Member, base []byte, fl *flight) error {
 	dep := m.Deployment
 	up := &providers.Request{
 		Endpoint:  ex.ep,

@@ -39,6 +39,8 @@ type Server struct {
 
 	routing *routing // cost-aware routing and spend totals (routing.go)
 
+	streamUsage map[string]*streamUsage // by provider name (streamusage.go)
+
 	maxBody      int64
 	logRequests  bool
 	started      time.Time
@@ -76,6 +78,12 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 		started:     time.Now(),
 	}
 	s.cacheMetrics = newCacheMetrics(s.metrics.set)
+	s.streamUsage = make(map[string]*streamUsage, len(cfg.Providers))
+	for i := range cfg.Providers {
+		if p := &cfg.Providers[i]; p.Type == TypeOpenAI {
+			s.streamUsage[p.Name] = &streamUsage{mode: p.StreamUsage}
+		}
+	}
 	if s.routing, err = newRouting(cfg, router, store, s.metrics.set, logger); err != nil {
 		store.Close()
 		return nil, err

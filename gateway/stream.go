@@ -28,6 +28,11 @@ func (s *Server) relayStream(w http.ResponseWriter, ex *exchange, resp *provider
 	if err != nil {
 		return streamError(ex.dep, err)
 	}
+	if e := gjson.GetBytes(ev.Data, "error"); e.Exists() {
+		// An error before anything was relayed is a failed attempt: it may
+		// be retried or fall back, and never reaches the client under a 200.
+		return firstEventError(ex.dep, e)
+	}
 	if err := ex.firstByte(); err != nil {
 		return err
 	}
@@ -157,4 +162,19 @@ func streamError(dep *providers.Deployment, err error) error {
 			Message: "the upstream sent an oversized stream event", Err: providers.ErrBadResponse}
 	}
 	return upstreamBodyError(dep, err)
+}
+
+// firstEventError types a stream whose first event is an error object.
+func firstEventError(dep *providers.Deployment, e gjson.Result) error {
+	pe := &providers.Error{Provider: dep.ProviderName, Type: typeUpstream, Err: providers.ErrBadResponse,
+		Message: "the upstream's stream began with an error"}
+	if msg := e.Get("message"); msg.Type == gjson.String && msg.Str != "" {
+		pe.Message += ": " + msg.Str
+	} else if e.Type == gjson.String && e.Str != "" {
+		pe.Message += ": " + e.Str
+	}
+	if c := e.Get("code"); c.Type == gjson.String {
+		pe.Code = c.Str
+	}
+	return pe
 }
