@@ -54,12 +54,20 @@ type ServerOptions struct {
 	ReadTimeout time.Duration `yaml:"read_timeout"`
 	// IdleTimeout closes keep-alive connections idle this long. Default: 120s.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
-	// ShutdownTimeout bounds how long shutdown waits for in-flight requests
-	// (streams included) before closing them. Default: 30s.
+	// ShutdownTimeout bounds how long shutdown, after the drain delay,
+	// waits for in-flight requests (streams included) before closing their
+	// connections; storage is closed once their handlers return, after at
+	// most as long again. Default: 30s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// MaxBodyBytes is the largest request body accepted, in bytes; larger
 	// bodies get 413. Default: 4 MiB (4194304).
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// DrainDelay is how long, once shutdown starts (SIGINT/SIGTERM),
+	// /readyz answers 503 while the listener still accepts and requests are
+	// served as usual, so a load balancer notices before the listener
+	// closes; shutdown_timeout counts from its end. A negative value (e.g.
+	// -1s) means no delay. At most 5m. Default: 5s.
+	DrainDelay time.Duration `yaml:"drain_delay"`
 }
 
 // Defaults for ServerOptions.
@@ -70,6 +78,9 @@ const (
 	DefaultIdleTimeout       = 120 * time.Second
 	DefaultShutdownTimeout   = 30 * time.Second
 	DefaultMaxBodyBytes      = 4 << 20
+	DefaultDrainDelay        = 5 * time.Second
+	// MaxDrainDelay is the longest drain_delay accepted.
+	MaxDrainDelay = 5 * time.Minute
 )
 
 func orDuration(d, def time.Duration) time.Duration {
@@ -84,6 +95,17 @@ func (o *ServerOptions) listen() string {
 		return DefaultListen
 	}
 	return o.Listen
+}
+
+// drainDelay returns DrainDelay or its default; 0 when negative (none).
+func (o *ServerOptions) drainDelay() time.Duration {
+	switch {
+	case o.DrainDelay < 0:
+		return 0
+	case o.DrainDelay == 0:
+		return DefaultDrainDelay
+	}
+	return o.DrainDelay
 }
 
 func (o *ServerOptions) maxBodyBytes() int64 {
@@ -118,6 +140,9 @@ func (o *ServerOptions) Validate() error {
 	}
 	if o.MaxBodyBytes < 0 {
 		errs = append(errs, errors.New("max_body_bytes: must not be negative"))
+	}
+	if o.DrainDelay > MaxDrainDelay {
+		errs = append(errs, fmt.Errorf("drain_delay: %s is longer than %s", o.DrainDelay, MaxDrainDelay))
 	}
 	return errors.Join(errs...)
 }

@@ -9,7 +9,9 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 }
 
 // readyz answers 200 when the configuration is loaded and storage is open,
-// and 503 while shutting down or when storage fails.
+// and 503 when storage fails or once shutdown has begun: through the drain
+// delay (server.drain_delay), while requests are still served, so a load
+// balancer stops sending new ones before the listener closes.
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if s.shuttingDown.Load() {

@@ -2,9 +2,12 @@ package gateway
 
 import (
 	"net/http"
+	"runtime/debug"
+	"strings"
 
 	"github.com/gorilla/mux"
 	"github.com/semgate/semgate/providers"
+	"github.com/semgate/semgate/providers/sse"
 )
 
 // routes wires the HTTP API.
@@ -23,7 +26,14 @@ func (s *Server) routes() http.Handler {
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/metrics", s.serveMetrics).Methods(http.MethodGet)
 	s.adminRoutes(r)
-	return s.recoverer(withRequestID(r))
+	return s.middleware(r)
+}
+
+// middleware wraps the API in what every request goes through, outermost
+// first: its request id, discarding an unread body (linger), the count of
+// running handlers (track), and panic recovery.
+func (s *Server) middleware(h http.Handler) http.Handler {
+	return withRequestID(linger(s.track(s.recoverer(h))))
 }
 
 // withRequestID gives every response an x-request-id, echoing the client's.
@@ -34,24 +44,97 @@ func withRequestID(next http.Handler) http.Handler {
 	})
 }
 
-// recoverer turns a panic in a handler into a logged 500 instead of a
-// dropped connection. It re-panics http.ErrAbortHandler, which net/http
-// uses to abort a response on purpose.
+// recoverer logs a panic in a handler with its stack and request id, and
+// answers it without ever sending a second status: before the response
+// started, a 500 error; after, an SSE stream stopped between events ends
+// with an error event (and no [DONE]), and any other response is aborted
+// (http.ErrAbortHandler), so the client sees a failure rather than a short
+// answer. It re-panics http.ErrAbortHandler, which net/http uses to abort
+// a response on purpose.
 func (s *Server) recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tw := &startedWriter{ResponseWriter: w}
 		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				s.log.Error("panic serving request", "panic", v, "path", r.URL.Path,
-					"request_id", w.Header().Get(headerRequestID))
-				writeError(w, &apiError{Status: http.StatusInternalServerError, Type: typeServer, Message: "internal error"})
+			v := recover()
+			if v == nil {
+				return
 			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("panic serving request", "panic", v, "method", r.Method, "path", r.URL.Path,
+				"request_id", w.Header().Get(headerRequestID), "response_started", tw.started,
+				"stack", string(debug.Stack()))
+			ae := &apiError{Status: http.StatusInternalServerError, Type: typeServer, Message: "internal error"}
+			h := w.Header()
+			if !tw.started {
+				id := h.Get(headerRequestID)
+				clear(h) // nothing the handler meant for its own answer
+				h.Set(headerRequestID, id)
+				writeError(w, ae)
+				return
+			}
+			if isEventStream(h.Get("Content-Type")) && tw.betweenEvents() {
+				if _, err := w.Write(sse.AppendEvent(nil, nil, appendErrorJSON(nil, ae))); err == nil {
+					http.NewResponseController(w).Flush()
+				}
+				return
+			}
+			panic(http.ErrAbortHandler)
 		}()
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(tw, r)
 	})
 }
+
+func isEventStream(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.EqualFold(strings.TrimSpace(mt), "text/event-stream")
+}
+
+// startedWriter records whether the response has started (status sent or
+// body written) and the body's last two bytes, passing everything through,
+// Flush included.
+type startedWriter struct {
+	http.ResponseWriter
+	started bool
+	wrote   int64
+	last    [2]byte
+}
+
+// betweenEvents reports whether the body so far is whole SSE events: empty
+// or ending with a blank line.
+func (w *startedWriter) betweenEvents() bool {
+	return w.wrote == 0 || (w.wrote >= 2 && w.last == [2]byte{'\n', '\n'})
+}
+
+func (w *startedWriter) WriteHeader(code int) {
+	if code >= 200 || code == http.StatusSwitchingProtocols {
+		w.started = true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *startedWriter) Write(b []byte) (int, error) {
+	w.started = true
+	n, err := w.ResponseWriter.Write(b)
+	switch {
+	case n >= 2:
+		w.last = [2]byte{b[n-2], b[n-1]}
+	case n == 1:
+		w.last = [2]byte{w.last[1], b[0]}
+	}
+	w.wrote += int64(n)
+	return n, err
+}
+
+// Flush sends the status and what is buffered (http.Flusher).
+func (w *startedWriter) Flush() {
+	w.started = true
+	http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *startedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func notFound(w http.ResponseWriter, r *http.Request) {
 	writeError(w, &apiError{Status: http.StatusNotFound, Type: typeInvalidRequest, Code: "unknown_url",

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,6 +47,7 @@ type Server struct {
 	started      time.Time
 	modelsList   []byte // GET /v1/models body, built once
 	shuttingDown atomic.Bool
+	handlers     handlerGate // running handlers, which Close waits for
 }
 
 // New builds a Server from a validated configuration: it constructs the
@@ -154,9 +156,13 @@ func (s *Server) Listen() (net.Listener, error) {
 }
 
 // Serve answers requests on ln until ctx is cancelled, then shuts down
-// gracefully: it stops accepting, lets in-flight requests (streams
-// included) finish within the shutdown timeout, and closes the rest. It
-// does not close the store; call Close after Serve returns.
+// gracefully: for the drain delay /readyz answers 503 while ln still
+// accepts and requests are served (without keep-alive), so a load balancer
+// can stop sending traffic; then it stops accepting, lets in-flight
+// requests (streams included) finish within the shutdown timeout, and
+// closes the connections left. Handlers of closed connections may still be
+// returning when Serve does; Close waits for them. Serve does not close the
+// store; call Close after Serve returns.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	o := &s.cfg.Server
 	srv := &http.Server{
@@ -177,6 +183,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.shuttingDown.Store(true)
+	if d := o.drainDelay(); d > 0 {
+		s.log.Info("draining: /readyz answers 503 until the listener closes", "drain_delay", d.String())
+		srv.SetKeepAlivesEnabled(false)
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case err := <-errc:
+			t.Stop()
+			return fmt.Errorf("gateway: serve: %w", err)
+		}
+	}
 	timeout := orDuration(o.ShutdownTimeout, DefaultShutdownTimeout)
 	s.log.Info("shutting down", "grace", timeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -192,12 +209,91 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// Close stops the cache's background work and closes the store. Call it
+// Close shuts the gateway's storage down in order: it refuses new requests
+// (503), waits for the running handlers (at most the shutdown timeout; past
+// it, their storage calls fail with semcache.ErrClosed), stops the cache's
+// background work, writes the spend totals, and closes the store. Call it
 // after Serve has returned.
 func (s *Server) Close() error {
+	s.shuttingDown.Store(true)
+	wait := orDuration(s.cfg.Server.ShutdownTimeout, DefaultShutdownTimeout)
+	if n := s.handlers.close(wait); n > 0 {
+		s.log.Error("closing storage under running handlers", "handlers", n, "waited", wait.String())
+	}
 	if s.cache != nil {
 		s.cache.Close()
 	}
 	s.routing.close()
 	return s.store.Close()
+}
+
+// handlerGate counts the running handlers (Server.track) so that Close can
+// wait for them before closing the cache and the store, and refuses new
+// ones once closing.
+type handlerGate struct {
+	mu      sync.Mutex
+	running int
+	closed  bool
+	idle    chan struct{} // made by close; closed once running drops to 0
+}
+
+// enter admits one handler; false once the gate is closing.
+func (g *handlerGate) enter() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
+	g.running++
+	return true
+}
+
+// leave ends a handler admitted by enter.
+func (g *handlerGate) leave() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.running--
+	if g.closed && g.running == 0 {
+		close(g.idle)
+	}
+}
+
+// close refuses new handlers and waits up to timeout for the running ones
+// to return. It returns how many are still running.
+func (g *handlerGate) close(timeout time.Duration) int {
+	g.mu.Lock()
+	if !g.closed {
+		g.closed = true
+		g.idle = make(chan struct{})
+		if g.running == 0 {
+			close(g.idle)
+		}
+	}
+	idle := g.idle
+	g.mu.Unlock()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-idle:
+		return 0
+	case <-t.C:
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.running
+}
+
+// track runs next between handlerGate.enter and leave; once Close has
+// begun it answers 503 instead.
+func (s *Server) track(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.handlers.enter() {
+			w.Header().Set("Connection", "close")
+			writeError(w, &apiError{Status: http.StatusServiceUnavailable, Type: typeServer, Code: "shutting_down",
+				Message: "semgate is shutting down; retry on another instance"})
+			return
+		}
+		defer s.handlers.leave()
+		next.ServeHTTP(w, r)
+	})
 }
