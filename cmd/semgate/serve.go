@@ -41,14 +41,23 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer srv.Close()
 	ln, err := srv.Listen()
 	if err != nil {
+		srv.Close()
 		return err
 	}
 	log.Info("semgate started", "version", version(), "config", *configPath,
 		"data_dir", cfg.Storage.DirOrDefault(), "startup", time.Since(t0).String())
-	if err := srv.Serve(ctx, ln); err != nil {
+	// Serve drains and shuts the listener down; Close then waits for the
+	// handlers still returning before it closes the cache and the store.
+	err = srv.Serve(ctx, ln)
+	if cerr := srv.Close(); cerr != nil {
+		log.Error("closing storage failed", "error", cerr)
+		if err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
 		return err
 	}
 	log.Info("semgate stopped")
