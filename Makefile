@@ -6,7 +6,7 @@ BIN      ?= bin/semgate
 CONFIG   ?= configs/semgate.yaml
 FUZZTIME ?= 5s
 
-.PHONY: run build test test-short race fuzz vet bench-overhead clean
+.PHONY: run build test test-short race fuzz vet bench-overhead crashtest clean
 
 run: build
 	./$(BIN) serve --config $(CONFIG)
@@ -55,6 +55,11 @@ fuzz:
 		echo "fuzz $$name $$pkg"; \
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
+
+# semgate serve SIGKILLed at random moments under write load, 20 rounds:
+# every answer a client received must survive (make test runs 3 rounds).
+crashtest:
+	SEMGATE_CRASH_ROUNDS=20 $(GO) test -count=1 -run TestCrashKeepsAnsweredFills -v ./cmd/semgate
 
 bench-overhead: build
 	$(GO) run ./bench overhead

@@ -471,6 +471,12 @@ func (c *Cache) Put(e *Entry, vec []float32) error {
 		c.mu.Unlock()
 		return fmt.Errorf("semcache: write entry: %w", err)
 	}
+	if !c.opts.NoSync {
+		// Outside the turn: concurrent fills share one sync.
+		if err := c.store.syncWAL(); err != nil {
+			return fmt.Errorf("semcache: write entry: %w", err)
+		}
+	}
 	c.stats.stores.Add(1)
 	return nil
 }

@@ -40,6 +40,10 @@ type Options struct {
 	// x-semgate-cache-ttl says the TTL used). Default: the configured TTL
 	// for the request's model (ttl, or the model's own).
 	MaxTTL time.Duration `yaml:"max_ttl"`
+	// NoSync stores answers without waiting for the disk: fills are
+	// faster, and a crash may lose the answers stored in its last moments.
+	// Default: false (an answer a client received is on disk).
+	NoSync bool `yaml:"no_sync"`
 	// MaxEntries caps the number of entries; past it the least recently
 	// hit are evicted. Default: 100000.
 	MaxEntries int `yaml:"max_entries"`

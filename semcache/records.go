@@ -22,12 +22,19 @@ import (
 //
 // Every method below returns ErrClosed once the store is closed (Store.acquire).
 //
-// Entries are written with NoSync: this is a cache, and a crash loses at
-// most the last moments of writes, never consistency: an entry's records
-// are written and deleted together, each change of the cache (a put with
-// the removal of the entry it replaces and its evictions, a sweep, a
-// flush) is one atomic batch, and the cache commits its batches in the
-// order it changed its memory (see Cache), never under its lock.
+// Durability. Each change of the cache (a put with the removal of the
+// entry it replaces and its evictions, a sweep, a flush) is one atomic
+// batch, committed in the order the cache changed its memory (see Cache),
+// never under its lock; an entry's records are written and deleted
+// together, so a crash never leaves an entry half written. A cache fill
+// (Put) then waits until the write-ahead log is synced to disk (one sync
+// covers every write before it, so concurrent fills share it): the gateway
+// stores an answer before its last byte reaches the client, so an answer a
+// client received survives a crash of the process or of the machine.
+// Options.NoSync gives that up for speed. Hit counts, sweeps and
+// evictions are not synced: a crash may lose the last moments of them,
+// which only makes an entry look older or keeps an expired one (never
+// served) until the next sweep.
 //
 // Start-up reads the m, w and x records, never answer bodies, and does not
 // depend on every record being readable: the scans below visit every
@@ -109,6 +116,18 @@ func (s *Store) commit(b *pebble.Batch, sync bool) error {
 	}
 	if err := b.Commit(opt); err != nil {
 		return fmt.Errorf("semcache: commit: %w", err)
+	}
+	return nil
+}
+
+// syncWAL waits until every write committed so far is on disk.
+func (s *Store) syncWAL() error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	if err := s.db.LogData(nil, pebble.Sync); err != nil {
+		return fmt.Errorf("semcache: sync: %w", err)
 	}
 	return nil
 }

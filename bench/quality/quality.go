@@ -164,7 +164,7 @@ func OpenCache(dir string, e embed.Embedder, maxEntries int) (*Setup, error) {
 		cc.EmbedderID, cc.Dim = e.ID(), e.Dim()
 		cc.NewIndex = func(dim int) semcache.Index { return hnsw.New(dim, hnsw.Options{}) }
 	}
-	o := semcache.Options{MaxEntries: max(2*maxEntries, 1000), MaxBytes: 1 << 40, TTL: 1000 * time.Hour, SweepInterval: 1000 * time.Hour}
+	o := semcache.Options{NoSync: true, MaxEntries: max(2*maxEntries, 1000), MaxBytes: 1 << 40, TTL: 1000 * time.Hour, SweepInterval: 1000 * time.Hour}
 	cache, err := semcache.Open(store, o, cc)
 	if err != nil {
 		store.Close()
