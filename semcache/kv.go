@@ -41,9 +41,10 @@ func (k *KV) key(key []byte) []byte {
 
 // Get returns a copy of key's value, or ErrNotFound.
 func (k *KV) Get(key []byte) ([]byte, error) {
-	if k.s.closed.Load() {
-		return nil, ErrClosed
+	if err := k.s.acquire(); err != nil {
+		return nil, err
 	}
+	defer k.s.mu.RUnlock()
 	v, closer, err := k.s.db.Get(k.key(key))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, ErrNotFound
@@ -60,9 +61,10 @@ type Pair struct{ Key, Value []byte }
 
 // SetMany writes pairs in one atomic batch; sync waits for the disk.
 func (k *KV) SetMany(pairs []Pair, sync bool) error {
-	if k.s.closed.Load() {
-		return ErrClosed
+	if err := k.s.acquire(); err != nil {
+		return err
 	}
+	defer k.s.mu.RUnlock()
 	b := k.s.db.NewBatch()
 	defer b.Close()
 	for _, p := range pairs {
@@ -85,18 +87,20 @@ func (k *KV) Set(key, value []byte) error { return k.SetMany([]Pair{{key, value}
 
 // Delete removes one key.
 func (k *KV) Delete(key []byte) error {
-	if k.s.closed.Load() {
-		return ErrClosed
+	if err := k.s.acquire(); err != nil {
+		return err
 	}
+	defer k.s.mu.RUnlock()
 	return k.s.db.Delete(k.key(key), pebble.NoSync)
 }
 
 // Scan calls fn for every key with prefix, in key order, until fn returns
 // false. key and value are valid only during the call.
 func (k *KV) Scan(prefix []byte, fn func(key, value []byte) bool) error {
-	if k.s.closed.Load() {
-		return ErrClosed
+	if err := k.s.acquire(); err != nil {
+		return err
 	}
+	defer k.s.mu.RUnlock()
 	p := k.key(prefix)
 	it, err := k.s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
 	if err != nil {
