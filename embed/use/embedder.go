@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"unicode/utf8"
 )
 
 // Package sentinels. Errors returned by this package wrap one of them; test
@@ -176,7 +177,7 @@ func (e *Embedder) embedChunk(texts []string, out [][]float32) {
 	}
 	for _, t := range texts {
 		start := len(s.ids)
-		s.ids = e.w.tok.encode(s.ids, t, &s.tok)
+		s.ids = e.w.tok.encode(s.ids, tokenPrefix(t), &s.tok)
 		n := min(len(s.ids)-start, maxTokens)
 		if start > 0 && start+n > maxPassTokens {
 			// Embed the pending texts first; move this one's ids down.
@@ -193,6 +194,43 @@ func (e *Embedder) embedChunk(texts []string, out [][]float32) {
 	if len(s.starts) > 1 {
 		flush()
 	}
+}
+
+// maxPrefixBytes bounds the text tokenized for one embedding when its
+// first maxTokens words are longer than this (a text of very long words):
+// the cut then falls inside a word, whose pieces near the cut may differ
+// from the whole text's.
+const maxPrefixBytes = 64 << 10
+
+// tokenPrefix returns the part of text the model reads: up to the space
+// after its first maxTokens words. The vocabulary has no piece with "▁"
+// (a space) past its first rune, so the segmentation breaks at every
+// space, every word yields at least one piece, and the prefix's pieces
+// are exactly the whole text's first ones: a 4 MiB prompt costs what its
+// first maxTokens words cost. (NFKC never removes a space, and a space
+// composes with nothing.)
+func tokenPrefix(text string) string {
+	words := 0
+	inWord := false
+	for i := 0; i < len(text); i++ {
+		if i >= maxPrefixBytes {
+			for i > 0 && !utf8.RuneStart(text[i]) {
+				i--
+			}
+			return text[:i]
+		}
+		if text[i] != ' ' {
+			inWord = true
+			continue
+		}
+		if inWord {
+			if words++; words >= maxTokens {
+				return text[:i]
+			}
+		}
+		inWord = false
+	}
+	return text
 }
 
 // Kernel names the matrix-multiply kernel this process uses: "avx512-fma",
