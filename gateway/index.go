@@ -10,8 +10,11 @@ import (
 
 // partitionIndex is the cache's per-partition vector index: semgate's
 // HNSW, which stays an exact flat scan up to index.flat_limit vectors.
-// Only partitions past that limit are snapshotted; small ones are rebuilt
-// from the store at start-up faster than a snapshot would load.
+// Only partitions past that limit are snapshotted (every
+// index.snapshot_interval if they changed, and on shutdown); small ones
+// are rebuilt from the store at start-up faster than a snapshot would
+// load. A graph without a usable snapshot is rebuilt in the background
+// (semcache.Builder), the partition answering by exact scan meanwhile.
 type partitionIndex struct {
 	*hnsw.Index
 	flatLimit int
@@ -21,7 +24,18 @@ var (
 	_ semcache.Index       = partitionIndex{}
 	_ semcache.Snapshotter = partitionIndex{}
 	_ semcache.Enumerator  = partitionIndex{}
+	_ semcache.Builder     = partitionIndex{}
+	_ semcache.Versioned   = partitionIndex{}
 )
+
+// backgroundLoad is the number of cache entries past which the gateway
+// serves before the semantic tier has loaded (semcache.CacheConfig): up to
+// it, loading the word keys and vectors takes a fraction of a second and
+// semantic hits are served from the first request; past it /readyz answers
+// as soon as the entries' metadata is loaded (about a second per million
+// entries) and the admin cache stats report semantic_loading and
+// indexes_building until the rest is ready.
+const backgroundLoad = 50_000
 
 func (p partitionIndex) WriteSnapshot(w io.Writer, embedderID string) error {
 	if p.flatLimit >= 0 && p.Len() <= p.flatLimit {
@@ -45,4 +59,6 @@ func indexConfig(o hnsw.Options, dataDir string, cc *semcache.CacheConfig) {
 		return partitionIndex{x, limit}, nil
 	}
 	cc.SnapshotDir = filepath.Join(dataDir, "snapshots")
+	cc.SnapshotInterval, cc.SnapshotMinChanges = o.SnapshotInterval, o.SnapshotMinChanges
+	cc.BackgroundLoad = backgroundLoad
 }

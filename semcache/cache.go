@@ -29,7 +29,8 @@ import (
 // same ID ends the same way in both). Meanwhile a lookup may see an entry
 // in memory whose records are not committed yet, which is a miss.
 //
-// The background sweeper is stopped by Close.
+// The background goroutines (the sweeper, and the loader, builder and
+// snapshotter of rebuild.go) are stopped by Close.
 type Cache struct {
 	store    *Store
 	opts     Options
@@ -60,6 +61,9 @@ type Cache struct {
 
 	stats cacheCounters
 
+	// rb loads and builds the indexes and writes their snapshots.
+	rb rebuild
+
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
@@ -87,18 +91,41 @@ type CacheConfig struct {
 	// LoadIndex reads a partition index snapshot written by an index's
 	// WriteSnapshot (see Snapshotter); nil disables snapshots.
 	LoadIndex func(r io.Reader, embedderID string, dim int) (Index, error)
-	// SnapshotDir holds partition index snapshots, written on Close and
-	// loaded by Open so large graphs need not be rebuilt; "" disables them.
-	// The store stays the source of truth: entries written after a
-	// snapshot are added at load, deleted ones removed, and a bad snapshot
+	// SnapshotDir holds partition index snapshots, written every
+	// SnapshotInterval and on Close and loaded at start-up, so large
+	// graphs need not be rebuilt; "" disables them. The store stays the
+	// source of truth: entries written after a snapshot (say, before a
+	// crash) are added at load, deleted ones removed, and a bad snapshot
 	// only means a rebuild.
 	SnapshotDir string
+	// SnapshotInterval is how often the snapshots of partition indexes
+	// that changed by SnapshotMinChanges are written while the cache
+	// runs; negative: only on Close. At least MinSnapshotInterval (1s).
+	// Default: DefaultSnapshotInterval (5m).
+	SnapshotInterval time.Duration
+	// SnapshotMinChanges is how many changes (vectors added or deleted,
+	// graph insertions) a partition index needs since its last snapshot
+	// to be written again periodically (Close writes every change).
+	// Default: DefaultSnapshotMinChanges (1000).
+	SnapshotMinChanges int
+	// BackgroundLoad: with more entries than this, Open returns once their
+	// metadata is loaded (exact hits are served at once) and a goroutine
+	// loads the semantic tier (see rebuild.go; Stats.SemanticLoading and
+	// IndexesReady tell when it is done). 0: Open loads everything. Either
+	// way graphs are built in the background (see Builder).
+	BackgroundLoad int
 }
 
-// Open loads the cache's state from store: metadata of every entry and the
-// vectors of the configured embedder, rebuilding the partition indexes.
+// Open loads the cache's state from store: metadata of every entry and,
+// within Open or in the background (see CacheConfig.BackgroundLoad), the
+// word keys and vectors of the configured embedder, loading the partition
+// indexes from their snapshots or rebuilding them. Graphs are built in the
+// background: Open does not wait for them.
 func Open(store *Store, o Options, cc CacheConfig) (*Cache, error) {
 	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if err := cc.validate(); err != nil {
 		return nil, err
 	}
 	c := &Cache{
@@ -120,22 +147,27 @@ func Open(store *Store, o Options, cc CacheConfig) (*Cache, error) {
 	if err := openAnswers(store, c.log); err != nil {
 		return nil, err
 	}
-	if err := c.load(); err != nil {
+	dropped, err := c.load()
+	if err != nil {
 		return nil, err
 	}
-	c.log.Info("cache loaded", "entries", len(c.metas), "partitions", len(c.parts),
-		"embedder", c.embedder, "took", time.Since(t0).String())
+	if err := c.startIndexes(dropped, &cc); err != nil {
+		return nil, err
+	}
+	c.log.Info("cache loaded", "entries", len(c.metas), "partitions", c.Stats().Partitions,
+		"embedder", c.embedder, "semantic_loading", c.semanticLoading(), "took", time.Since(t0).String())
 	go c.sweeper()
 	return c, nil
 }
 
-// load reads the metadata, word and vector records (never answer bodies).
-// It does not depend on every record being readable: a record that does
-// not decode, or belongs to no readable entry, is skipped, counted in
-// Stats.SkippedRecords, logged once with the count and deleted, with the
-// other records of an entry whose metadata is unreadable. Only an error of
-// the store itself fails it.
-func (c *Cache) load() error {
+// load reads the metadata records (the word keys and vectors are the
+// loader's, see rebuild.go; answer bodies are never read). It does not
+// depend on every record being readable: a metadata record that does not
+// decode is skipped, counted in Stats.SkippedRecords, logged and deleted
+// with the entry's other records (its vector is an orphan to the loader).
+// It returns the entries so dropped. Only an error of the store itself
+// fails it.
+func (c *Cache) load() (map[ID]bool, error) {
 	rep := repairs{b: c.store.newBatch(), dropped: map[ID]bool{}}
 	err := c.store.scanMetas(func(id ID, m *meta) {
 		c.metas[id] = m
@@ -145,82 +177,22 @@ func (c *Cache) load() error {
 		rep.b.Delete(key, nil)
 		if id, ok := recordID(key); ok {
 			rep.dropped[id] = true
-			addDelete(rep.b, id, &meta{}) // its entry and word records; a vector is an orphan below
+			addDelete(rep.b, id, &meta{}) // its entry and word records; a vector is an orphan to the loader
 		}
 	}); err != nil {
 		rep.b.Close()
-		return fmt.Errorf("semcache: load metadata: %w", err)
-	}
-	var wb []string
-	err = c.store.scanWords(func(id, part ID, prompt string) {
-		if m, ok := c.metas[id]; !ok || m.partition != part {
-			rep.orphan(id, wordsKey(id)) // of no entry, or of another partition
-			return
-		}
-		wb = wordkeys.Words(prompt, wb[:0])
-		c.words.Add(id, part, wb)
-	})
-	if err = rep.note(err, func(key []byte) { rep.b.Delete(key, nil) }); err != nil {
-		rep.b.Close()
-		return fmt.Errorf("semcache: load words: %w", err)
-	}
-	if c.embedder != "" && c.dim > 0 {
-		if err := c.loadVectors(&rep); err != nil {
-			rep.b.Close()
-			return err
-		}
+		return nil, fmt.Errorf("semcache: load metadata: %w", err)
 	}
 	if rep.n == 0 {
 		rep.b.Close()
-		return nil
+		return rep.dropped, nil
 	}
 	c.stats.skipped.Add(rep.n)
-	c.log.Warn("cache: skipped unreadable or inconsistent records at start-up and removed them", "records", rep.n)
+	c.log.Warn("cache: skipped unreadable metadata records at start-up and removed them", "records", rep.n)
 	if err := c.store.commit(rep.b, false); err != nil {
 		c.log.Warn("cache: removing unreadable records failed; they are skipped again next time", "error", err)
 	}
-	return nil
-}
-
-// loadVectors indexes the configured embedder's vectors (after the
-// partition snapshots, if any). A vector of the wrong size leaves its
-// entry exact-only.
-func (c *Cache) loadVectors(rep *repairs) error {
-	loaded := c.loadSnapshots()
-	seen := make(map[ID]map[ID]bool, len(loaded))
-	for p := range loaded {
-		seen[p] = map[ID]bool{}
-	}
-	has := func(idx Index, id ID) bool {
-		h, ok := idx.(interface{ Has(ID) bool })
-		return ok && h.Has(id)
-	}
-	err := c.store.scanVectors(c.embedder, c.dim, func(part, id ID, vec []float32) {
-		if m, ok := c.metas[id]; !ok || m.partition != part || m.embedder != c.embedder {
-			rep.orphan(id, vecKey(c.embedder, part, id)) // of a dropped entry, or of no entry
-			return
-		}
-		if ids, ok := seen[part]; ok {
-			ids[id] = true
-			if has(c.parts[part], id) {
-				return // already in the loaded snapshot
-			}
-		}
-		c.indexFor(part).Add(id, vec)
-	})
-	err = rep.note(err, func(key []byte) {
-		rep.b.Delete(key, nil)
-		part, id, ok := vectorIDs(c.embedder, key)
-		if m, mine := c.metas[id]; ok && mine && m.partition == part && m.embedder == c.embedder {
-			m.embedder = "" // exact-only from now on
-			rep.b.Set(metaKey(id), m.encode(), nil)
-		}
-	})
-	if err != nil {
-		return fmt.Errorf("semcache: load vectors: %w", err)
-	}
-	c.reconcile(seen)
-	return nil
+	return rep.dropped, nil
 }
 
 // repairs collects what load skips: the deletes that remove bad records
@@ -245,21 +217,20 @@ func (r *repairs) note(err error, drop func(key []byte)) error {
 	return nil
 }
 
-// orphan deletes a record that belongs to no loaded entry; it is counted
-// unless its entry's unreadable metadata was counted already.
-func (r *repairs) orphan(id ID, key []byte) {
-	if !r.dropped[id] {
-		r.n++
-	}
-	r.b.Delete(key, nil)
-}
-
 // indexFor returns the partition's index, creating it. Callers hold c.mu
-// for writing, or are single-threaded (load).
+// for writing. While the partition indexes load, a partition whose index
+// is not installed yet gets an exact index that the loaded one absorbs
+// (see install).
 func (c *Cache) indexFor(part ID) Index {
 	idx, ok := c.parts[part]
 	if !ok {
-		idx = c.newIndex(c.dim)
+		if ld := c.rb.loading; ld != nil && !ld.done[part] {
+			f := NewFlatIndex(c.dim)
+			ld.pending[part] = f
+			idx = f
+		} else {
+			idx = c.newIndex(c.dim)
+		}
 		c.parts[part] = idx
 	}
 	return idx
@@ -271,13 +242,16 @@ func (c *Cache) Options() *Options { return &c.opts }
 // EmbedderID returns the ID of the embedder whose vectors are indexed.
 func (c *Cache) EmbedderID() string { return c.embedder }
 
-// Close stops the background sweeper and writes index snapshots. It does
+// Close stops the background goroutines (a loader in the middle of a
+// store scan runs it out without using it, a snapshot being written is
+// finished) and writes the snapshots of the indexes that changed. It does
 // not close the store.
 func (c *Cache) Close() error {
 	var err error
 	c.once.Do(func() {
 		close(c.stop)
 		<-c.done
+		c.rb.wg.Wait()
 		err = c.WriteSnapshots()
 	})
 	return err
@@ -695,6 +669,14 @@ type Stats struct {
 	MaxEntries     int     `json:"max_entries"`
 	MaxBytes       int64   `json:"max_bytes"`
 	ThresholdUsed  float64 `json:"threshold"`
+
+	// SemanticLoading: the word keys and vectors are still loading (see
+	// CacheConfig.BackgroundLoad); semantic lookups find only part of the
+	// entries meanwhile.
+	SemanticLoading bool `json:"semantic_loading"`
+	// IndexesBuilding counts the partition indexes whose graph is being
+	// built; they answer semantic lookups by exact scan meanwhile.
+	IndexesBuilding int `json:"indexes_building"`
 }
 
 // Stats returns a snapshot.
@@ -713,6 +695,8 @@ func (c *Cache) Stats() Stats {
 	s.VerifyRejects = c.stats.verifyRejects.Load()
 	s.WordCandidates = c.stats.wordCandidates.Load()
 	s.SkippedRecords = c.stats.skipped.Load()
+	s.SemanticLoading = c.semanticLoading()
+	s.IndexesBuilding = c.indexesBuilding()
 	s.SavedTokens = c.stats.savedTokens.Load()
 	s.SavedCostUSD = float64(c.stats.savedMicroUSD.Load()) / 1e6
 	if total := s.ExactHits + s.SemanticHits + s.Misses; total > 0 {

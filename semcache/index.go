@@ -39,6 +39,30 @@ type Scorer interface {
 	Score(id ID, vec []float32) (float32, bool)
 }
 
+// Builder is implemented by indexes with a search structure (a graph) that
+// can be built after their vectors are stored. The cache loads a large
+// partition with AddUnbuilt, which only stores, serves at once, and calls
+// Build from a background goroutine until it reports the structure
+// complete; meanwhile the index answers correctly by other means (an exact
+// scan of the vectors not in the structure yet).
+type Builder interface {
+	// AddUnbuilt stores vec under id like Add, but leaves linking it to
+	// Build.
+	AddUnbuilt(id ID, vec []float32)
+	// Build does a bounded step of the build (up to n insertions) and
+	// reports whether the structure is complete.
+	Build(n int) bool
+	// Built reports whether the structure is complete (or not needed).
+	Built() bool
+}
+
+// Versioned is implemented by indexes that count their changes; the cache
+// writes a partition's snapshot again only once it has changed by
+// SnapshotMinChanges.
+type Versioned interface {
+	Version() uint64
+}
+
 // FlatIndex is an exact index: it compares the query with every vector.
 // Vectors live in one contiguous slice, so a search is a linear scan of
 // dot products; deletes swap the last vector into the hole.
@@ -51,9 +75,10 @@ type FlatIndex struct {
 }
 
 var (
-	_ Index  = (*FlatIndex)(nil)
-	_ Sizer  = (*FlatIndex)(nil)
-	_ Scorer = (*FlatIndex)(nil)
+	_ Index      = (*FlatIndex)(nil)
+	_ Sizer      = (*FlatIndex)(nil)
+	_ Scorer     = (*FlatIndex)(nil)
+	_ Enumerator = (*FlatIndex)(nil)
 )
 
 // NewFlatIndex returns an empty exact index for vectors of dim dimensions.
@@ -109,6 +134,22 @@ func (f *FlatIndex) Score(id ID, vec []float32) (float32, bool) {
 		return 0, false
 	}
 	return Dot(vec, f.vecs[i*f.dim:(i+1)*f.dim]), true
+}
+
+// IDs returns the ids of the vectors held.
+func (f *FlatIndex) IDs() []ID {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return slices.Clone(f.ids)
+}
+
+// each calls fn with every id and a copy of its vector.
+func (f *FlatIndex) each(fn func(id ID, vec []float32)) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	for i, id := range f.ids {
+		fn(id, slices.Clone(f.vecs[i*f.dim:(i+1)*f.dim]))
+	}
 }
 
 // Len returns the number of vectors.

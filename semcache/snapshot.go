@@ -13,7 +13,10 @@ import (
 
 // Snapshotter is implemented by indexes that are expensive to rebuild (a
 // graph) and can save themselves. WriteSnapshot returns ErrNoSnapshot when
-// there is nothing worth saving (an index still on its flat tier).
+// there is nothing worth saving (an index still on its flat tier). It must
+// not hold up the index's writers for the encoding and the write (copy
+// under the lock, encode outside it): the cache writes snapshots
+// periodically while serving.
 type Snapshotter interface {
 	WriteSnapshot(w io.Writer, embedderID string) error
 }
@@ -27,23 +30,69 @@ type Enumerator interface {
 // ErrNoSnapshot: the index has nothing worth snapshotting.
 var ErrNoSnapshot = errors.New("semcache: nothing to snapshot")
 
+// ErrInvalidConfig: a CacheConfig field is out of range.
+var ErrInvalidConfig = errors.New("semcache: invalid cache config")
+
+// Defaults for CacheConfig's snapshot fields.
+const (
+	// DefaultSnapshotInterval is how often changed partition indexes are
+	// snapshotted while the cache runs.
+	DefaultSnapshotInterval = 5 * time.Minute
+	// MinSnapshotInterval is the shortest interval CacheConfig accepts.
+	MinSnapshotInterval = time.Second
+	// DefaultSnapshotMinChanges is how many changes a partition index
+	// needs since its last snapshot to be snapshotted again periodically.
+	DefaultSnapshotMinChanges = 1000
+)
+
 const snapshotExt = ".idx"
 
-// loadSnapshots reads every partition snapshot in the snapshot directory
-// with LoadIndex. A missing, stale or corrupt snapshot is logged and
-// skipped: that partition is rebuilt from the store. It returns the
-// partitions loaded.
-func (c *Cache) loadSnapshots() map[ID]bool {
-	loaded := map[ID]bool{}
+// validate reports every problem of cc's fields that have a range; each
+// error wraps ErrInvalidConfig.
+func (cc *CacheConfig) validate() error {
+	var errs []error
+	if cc.SnapshotInterval > 0 && cc.SnapshotInterval < MinSnapshotInterval {
+		errs = append(errs, fmt.Errorf("%w: snapshot interval %v is under %v", ErrInvalidConfig, cc.SnapshotInterval, MinSnapshotInterval))
+	}
+	if cc.SnapshotMinChanges < 0 {
+		errs = append(errs, fmt.Errorf("%w: snapshot minimum changes %d is negative", ErrInvalidConfig, cc.SnapshotMinChanges))
+	}
+	if cc.BackgroundLoad < 0 {
+		errs = append(errs, fmt.Errorf("%w: background load threshold %d is negative", ErrInvalidConfig, cc.BackgroundLoad))
+	}
+	return errors.Join(errs...)
+}
+
+// snapMark records a partition's last snapshot: the index written (or
+// loaded) and its version then.
+type snapMark struct {
+	idx     Index
+	version uint64
+}
+
+// version returns the index's change count, and false if it keeps none.
+func version(idx Index) (uint64, bool) {
+	v, ok := idx.(Versioned)
+	if !ok {
+		return 0, false
+	}
+	return v.Version(), true
+}
+
+// snapshotFiles lists the partition snapshots in the snapshot directory.
+// A directory that cannot be read means no snapshots (logged unless it
+// does not exist).
+func (c *Cache) snapshotFiles() map[ID]string {
+	files := map[ID]string{}
 	if c.snapDir == "" || c.loadIndex == nil || c.embedder == "" {
-		return loaded
+		return files
 	}
 	entries, err := os.ReadDir(c.snapDir)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
 			c.log.Warn("cache: reading snapshots failed; rebuilding indexes", "error", err)
 		}
-		return loaded
+		return files
 	}
 	for _, de := range entries {
 		name := de.Name()
@@ -54,16 +103,27 @@ func (c *Cache) loadSnapshots() map[ID]bool {
 		if err != nil {
 			continue
 		}
-		path := filepath.Join(c.snapDir, name)
-		idx, err := c.readSnapshot(path)
-		if err != nil {
-			c.log.Warn("cache: ignoring a snapshot; the partition is rebuilt", "file", path, "error", err)
-			continue
-		}
-		c.parts[part] = idx
-		loaded[part] = true
+		files[part] = filepath.Join(c.snapDir, name)
 	}
-	return loaded
+	return files
+}
+
+// loadSnapshot reads a partition's snapshot with LoadIndex. A stale or
+// corrupt snapshot is logged and nil returned: the partition is rebuilt
+// from the store.
+func (c *Cache) loadSnapshot(part ID, path string) Index {
+	t0 := time.Now()
+	idx, err := c.readSnapshot(path)
+	if err != nil {
+		c.log.Warn("cache: ignoring a snapshot; the partition is rebuilt", "file", path, "error", err)
+		return nil
+	}
+	v, _ := version(idx)
+	c.rb.snapMu.Lock()
+	c.rb.marks[part] = snapMark{idx, v}
+	c.rb.snapMu.Unlock()
+	c.log.Debug("cache: snapshot loaded", "partition", part.String(), "took", time.Since(t0).String())
+	return idx
 }
 
 func (c *Cache) readSnapshot(path string) (Index, error) {
@@ -82,30 +142,26 @@ func (c *Cache) readSnapshot(path string) (Index, error) {
 	return idx, nil
 }
 
-// reconcile makes loaded partition indexes agree with the store: vectors
-// written after the snapshot are added, IDs deleted since are removed.
-// seen holds, per loaded partition, the IDs the store has.
-func (c *Cache) reconcile(seen map[ID]map[ID]bool) {
-	for part, ids := range seen {
-		idx, ok := c.parts[part]
-		if !ok {
-			continue
-		}
-		for _, id := range idx.(Enumerator).IDs() {
-			if !ids[id] {
-				idx.Delete(id)
-			}
-		}
-	}
-}
+// WriteSnapshots saves every partition index that supports it and changed
+// since its last snapshot, atomically (write to a temporary file, then
+// rename), and removes snapshots of partitions that no longer have one.
+// The cache calls it on Close; while it runs it also writes them every
+// SnapshotInterval (see snapshotter). It writes nothing while the indexes
+// are still loading (see CacheConfig.BackgroundLoad): they are incomplete,
+// and the snapshots on disk still hold what they would lose.
+func (c *Cache) WriteSnapshots() error { return c.writeSnapshots(1) }
 
-// WriteSnapshots saves every partition index that supports it, atomically
-// (write to a temporary file, then rename), and removes snapshots of
-// partitions that no longer have one. The cache calls it on Close.
-func (c *Cache) WriteSnapshots() error {
-	if c.snapDir == "" || c.embedder == "" {
+// writeSnapshots writes the snapshots of partitions that changed by at
+// least minChanges since their last one (always, for indexes that do not
+// count their changes). An index's WriteSnapshot holds its writers only to
+// copy it; no cache lock is held meanwhile. Snapshot writes are
+// serialised.
+func (c *Cache) writeSnapshots(minChanges uint64) error {
+	if c.snapDir == "" || c.embedder == "" || !c.rb.loadedOK.Load() {
 		return nil
 	}
+	c.rb.snapMu.Lock()
+	defer c.rb.snapMu.Unlock()
 	if err := os.MkdirAll(c.snapDir, 0o755); err != nil {
 		return fmt.Errorf("semcache: snapshots: %w", err)
 	}
@@ -116,7 +172,8 @@ func (c *Cache) WriteSnapshots() error {
 		parts[p] = idx
 	}
 	c.mu.RUnlock()
-	written := map[string]bool{}
+	keep := map[string]bool{}
+	written := 0
 	var errs []error
 	for part, idx := range parts {
 		s, ok := idx.(Snapshotter)
@@ -124,28 +181,78 @@ func (c *Cache) WriteSnapshots() error {
 			continue
 		}
 		name := part.String() + snapshotExt
+		v, counted := version(idx)
+		if m, ok := c.rb.marks[part]; ok && m.idx == idx && counted && v-m.version < minChanges {
+			keep[name] = true // unchanged enough: its snapshot stands
+			continue
+		}
+		if c.rb.snapHook != nil {
+			c.rb.snapHook(part)
+		}
 		err := writeAtomic(filepath.Join(c.snapDir, name), func(w io.Writer) error { return s.WriteSnapshot(w, c.embedder) })
 		switch {
 		case err == nil:
-			written[name] = true
+			keep[name] = true
+			c.rb.marks[part] = snapMark{idx, v}
+			written++
 		case errors.Is(err, ErrNoSnapshot):
+			delete(c.rb.marks, part)
 		default:
 			errs = append(errs, fmt.Errorf("partition %s: %w", part, err))
+			if m, ok := c.rb.marks[part]; ok && m.idx == idx {
+				keep[name] = true // the older snapshot is still this index's
+			}
 		}
 	}
 	if entries, err := os.ReadDir(c.snapDir); err == nil {
 		for _, de := range entries {
-			if strings.HasSuffix(de.Name(), snapshotExt) && !written[de.Name()] {
+			stale := strings.HasSuffix(de.Name(), snapshotExt) && !keep[de.Name()]
+			if stale || strings.HasPrefix(de.Name(), ".tmp-") { // a temporary file left by a crash
 				os.Remove(filepath.Join(c.snapDir, de.Name()))
 			}
 		}
 	}
-	if len(written) > 0 {
-		c.log.Info("cache: index snapshots written", "partitions", len(written), "took", time.Since(t0).String())
+	for part := range c.rb.marks {
+		if !keep[part.String()+snapshotExt] {
+			delete(c.rb.marks, part)
+		}
 	}
-	return errors.Join(errs...)
+	if written > 0 {
+		c.log.Info("cache: index snapshots written", "partitions", written, "took", time.Since(t0).String())
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("semcache: snapshots: %w", errors.Join(errs...))
+	}
+	return nil
 }
 
+// snapshotter writes the snapshots of partitions that changed by
+// SnapshotMinChanges every SnapshotInterval, and soon after a partition's
+// graph is built, until Close. It starts once the indexes are loaded.
+func (c *Cache) snapshotter(every time.Duration, minChanges uint64) {
+	defer c.rb.wg.Done()
+	select {
+	case <-c.stop:
+		return
+	case <-c.rb.loaded:
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		case <-c.rb.built:
+		}
+		if err := c.writeSnapshots(minChanges); err != nil {
+			c.log.Warn("cache: writing index snapshots failed", "error", err)
+		}
+	}
+}
+
+// writeAtomic writes path through a temporary file in the same directory,
+// synced, then renamed over it, and syncs the directory.
 func writeAtomic(path string, fn func(io.Writer) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
@@ -168,5 +275,12 @@ func writeAtomic(path string, fn func(io.Writer) error) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync() // best effort: the rename survives a power loss
+		d.Close()
+	}
+	return nil
 }

@@ -28,6 +28,7 @@ func (x *Index) Delete(id semcache.ID) {
 	x.mu.Lock()
 	x.tombstoneLocked(i)
 	x.mu.Unlock()
+	x.changes.Add(1)
 	x.maintain()
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 
 	"github.com/semgate/semgate/semcache"
 )
@@ -97,14 +98,24 @@ type Index struct {
 	cand      []item     // scratch for neighbour selection
 	sel, sel2 []item
 	tmp       []item
+	frozen    int  // snapshots copying or encoding: no free slot is reused
+	deferred  bool // Build links the unlinked nodes; writes do not migrate
+
+	// changes counts Adds, Deletes and nodes linked by Build (Version).
+	changes atomic.Uint64
+	// snapHook, if set (tests only, before any use), runs in WriteSnapshot
+	// after the copy, outside the writer lock.
+	snapHook func()
 
 	pool sync.Pool // *searcher for searches
 }
 
 var (
-	_ semcache.Index  = (*Index)(nil)
-	_ semcache.Sizer  = (*Index)(nil)
-	_ semcache.Scorer = (*Index)(nil)
+	_ semcache.Index     = (*Index)(nil)
+	_ semcache.Sizer     = (*Index)(nil)
+	_ semcache.Scorer    = (*Index)(nil)
+	_ semcache.Builder   = (*Index)(nil)
+	_ semcache.Versioned = (*Index)(nil)
 )
 
 // New returns an empty index for vectors of dim dimensions. It panics if

@@ -20,9 +20,23 @@ func (x *Index) Add(id semcache.ID, vec []float32) {
 	}
 	x.wmu.Lock()
 	defer x.wmu.Unlock()
+	slot, ok := x.store(id, vec)
+	if !ok {
+		return
+	}
+	if x.mode != modeFlat {
+		x.link(slot)
+	}
+	x.maintain()
+}
+
+// store keeps vec under id as a node not linked yet, tombstoning the node
+// id had; false when id already has this very vector. The caller holds
+// wmu.
+func (x *Index) store(id semcache.ID, vec []float32) (uint32, bool) {
 	old, had := x.pos[id]
 	if had && slices.Equal(x.vec(old), vec) {
-		return
+		return 0, false
 	}
 	slot, appended := x.allocSlot()
 	x.mu.Lock()
@@ -42,16 +56,15 @@ func (x *Index) Add(id semcache.ID, vec []float32) {
 	x.pos[id] = slot
 	x.live++
 	x.mu.Unlock()
-	if x.mode != modeFlat {
-		x.link(slot)
-	}
-	x.maintain()
+	x.changes.Add(1)
+	return slot, true
 }
 
 // allocSlot returns a free slot, or the next new one after making room for
-// it (outside mu: the copies only read the current arrays).
+// it (outside mu: the copies only read the current arrays). While a
+// snapshot is being written (see freeze) it reuses no free slot.
 func (x *Index) allocSlot() (slot uint32, appended bool) {
-	if n := len(x.free); n > 0 {
+	if n := len(x.free); n > 0 && x.frozen == 0 {
 		slot = x.free[n-1]
 		x.free = x.free[:n-1]
 		return slot, false
@@ -229,10 +242,11 @@ func sortDesc(s []item) {
 // maintain does a writer's share of background work: it starts and
 // advances the flat-to-graph migration and the tombstone repair cycle.
 func (x *Index) maintain() {
-	if x.mode == modeFlat && (x.o.FlatLimit < 0 || x.live > x.o.FlatLimit) {
+	// A deferred build is Build's to do (see AddUnbuilt).
+	if !x.deferred && x.mode == modeFlat && (x.o.FlatLimit < 0 || x.live > x.o.FlatLimit) {
 		x.startMigration()
 	}
-	if x.mode == modeMigrating {
+	if !x.deferred && x.mode == modeMigrating {
 		x.migrateStep(migrateBatch)
 	}
 	if !x.cycle && x.dead > 0 && float64(x.dead) > x.o.RebuildFraction*float64(x.live+x.dead) {
@@ -252,15 +266,16 @@ func (x *Index) startMigration() {
 	x.migCursor = 0
 }
 
-// migrateStep links up to n unlinked vectors; when none is left searches
-// switch to the graph.
-func (x *Index) migrateStep(n int) {
-	for x.migCursor < len(x.state) && n > 0 {
+// migrateStep links up to n unlinked vectors and returns how many it
+// linked; when none is left searches switch to the graph.
+func (x *Index) migrateStep(n int) int {
+	linked := 0
+	for x.migCursor < len(x.state) && linked < n {
 		i := uint32(x.migCursor)
 		x.migCursor++
 		if x.state[i] == stLive|fUnlinked {
 			x.link(i)
-			n--
+			linked++
 		}
 	}
 	if x.migCursor >= len(x.state) {
@@ -268,4 +283,5 @@ func (x *Index) migrateStep(n int) {
 		x.mode = modeGraph
 		x.mu.Unlock()
 	}
+	return linked
 }

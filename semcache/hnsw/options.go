@@ -3,6 +3,9 @@ package hnsw
 import (
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/semgate/semgate/semcache"
 )
 
 // Defaults for Options, chosen from bench/indexbench at 100k × 256 on the
@@ -53,6 +56,20 @@ type Options struct {
 	// Seed seeds the level generator; an index is deterministic given its
 	// seed and its sequence of writes. Default: 0.
 	Seed uint64 `yaml:"seed"`
+
+	// The cache's snapshots of its partition graphs (the index itself
+	// does not use these; the gateway passes them to semcache.Open).
+
+	// SnapshotInterval is how often the snapshots of partition graphs
+	// that changed by SnapshotMinChanges are written while the gateway
+	// runs, so that a restart after a crash loads them instead of
+	// rebuilding the graphs; a negative value writes them only on
+	// shutdown. At least 1s. Default: 5m.
+	SnapshotInterval time.Duration `yaml:"snapshot_interval"`
+	// SnapshotMinChanges is how many changes (vectors added or deleted,
+	// graph insertions) a partition needs since its last snapshot to be
+	// written again by the periodic snapshot. Default: 1000.
+	SnapshotMinChanges int `yaml:"snapshot_min_changes"`
 }
 
 // Validate reports every problem at once; each error wraps
@@ -76,6 +93,12 @@ func (o *Options) Validate() error {
 	}
 	if o.RebuildFraction != 0 && !(o.RebuildFraction > 0 && o.RebuildFraction < 1) {
 		bad("rebuild_fraction", "%v is not in (0, 1)", o.RebuildFraction)
+	}
+	if o.SnapshotInterval > 0 && o.SnapshotInterval < semcache.MinSnapshotInterval {
+		bad("snapshot_interval", "%v is under %v (negative: only on shutdown)", o.SnapshotInterval, semcache.MinSnapshotInterval)
+	}
+	if o.SnapshotMinChanges < 0 {
+		bad("snapshot_min_changes", "%d is negative", o.SnapshotMinChanges)
 	}
 	return errors.Join(errs...)
 }
