@@ -114,6 +114,8 @@ type CacheConfig struct {
 	// IndexesReady tell when it is done). 0: Open loads everything. Either
 	// way graphs are built in the background (see Builder).
 	BackgroundLoad int
+
+	hooks testHooks // tests only
 }
 
 // Open loads the cache's state from store: metadata of every entry and,
@@ -395,7 +397,7 @@ func (c *Cache) Put(e *Entry, vec []float32) error {
 		e.Expires = e.Created.Add(c.opts.TTLFor(e.Model))
 	}
 	m := &meta{partition: e.Partition, created: e.Created.UnixMilli(), expires: unixMilli(e.Expires),
-		model: e.Model, namespace: e.Namespace, words: e.Semantic && e.Prompt != ""}
+		model: e.Model, namespace: e.Namespace, tenant: e.Tenant, words: e.Semantic && e.Prompt != ""}
 	var words []string
 	if m.words {
 		words = wordkeys.Words(e.Prompt, nil)
@@ -577,8 +579,37 @@ func (c *Cache) removeAllUnlock(victims []victim) error {
 // Flush removes every entry, or with model and/or namespace set only the
 // entries of that model alias and namespace. It returns how many went.
 func (c *Cache) Flush(model, namespace string) (int, error) {
+	return c.FlushWhere(Filter{Model: model, Namespace: namespace})
+}
+
+// Filter selects entries for List and Flush; its zero value selects all.
+type Filter struct {
+	// Partition, when not nil, selects that partition's entries.
+	Partition *ID
+	// Model and Namespace, when not "", select entries of that model
+	// alias and namespace.
+	Model, Namespace string
+	// Tenant, when not nil, selects entries whose Entry.Tenant it accepts
+	// ("" for entries stored before tenants were recorded).
+	Tenant func(tenant string) bool
+}
+
+func (f *Filter) all() bool {
+	return f.Partition == nil && f.Model == "" && f.Namespace == "" && f.Tenant == nil
+}
+
+func (f *Filter) match(m *meta) bool {
+	return (f.Partition == nil || m.partition == *f.Partition) &&
+		(f.Model == "" || m.model == f.Model) &&
+		(f.Namespace == "" || m.namespace == f.Namespace) &&
+		(f.Tenant == nil || f.Tenant(m.tenant))
+}
+
+// FlushWhere removes the entries f selects (every entry for the zero
+// Filter) and returns how many went.
+func (c *Cache) FlushWhere(f Filter) (int, error) {
 	c.mu.Lock()
-	if model == "" && namespace == "" {
+	if f.all() {
 		n := len(c.metas)
 		c.metas = make(map[ID]*meta)
 		c.parts = make(map[ID]Index)
@@ -593,7 +624,7 @@ func (c *Cache) Flush(model, namespace string) (int, error) {
 	}
 	var victims []victim
 	for id, m := range c.metas {
-		if (model == "" || m.model == model) && (namespace == "" || m.namespace == namespace) {
+		if f.match(m) {
 			victims = append(victims, victim{id, m})
 		}
 	}
@@ -713,6 +744,7 @@ type EntryInfo struct {
 	Partition string    `json:"partition"`
 	Model     string    `json:"model"`
 	Namespace string    `json:"namespace,omitempty"`
+	Tenant    string    `json:"tenant,omitempty"`
 	Created   time.Time `json:"created"`
 	Expires   time.Time `json:"expires,omitzero"`
 	Hits      int64     `json:"hits"`
@@ -724,14 +756,20 @@ type EntryInfo struct {
 // List returns up to limit entries, most recently created first, filtered
 // by partition (nil: all) and model ("" : all).
 func (c *Cache) List(part *ID, model string, limit int) []EntryInfo {
+	return c.ListWhere(Filter{Partition: part, Model: model}, limit)
+}
+
+// ListWhere returns up to limit of the entries f selects, most recently
+// created first.
+func (c *Cache) ListWhere(f Filter, limit int) []EntryInfo {
 	c.mu.RLock()
 	var all []EntryInfo
 	for id, m := range c.metas {
-		if (part != nil && m.partition != *part) || (model != "" && m.model != model) {
+		if !f.match(m) {
 			continue
 		}
 		info := EntryInfo{Key: id.String(), Partition: m.partition.String(), Model: m.model, Namespace: m.namespace,
-			Created: time.UnixMilli(m.created).UTC(), Hits: m.hits, Bytes: int(m.size), Semantic: m.embedder != ""}
+			Tenant: m.tenant, Created: time.UnixMilli(m.created).UTC(), Hits: m.hits, Bytes: int(m.size), Semantic: m.embedder != ""}
 		if m.expires != 0 {
 			info.Expires = time.UnixMilli(m.expires).UTC()
 		}

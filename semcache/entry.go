@@ -19,6 +19,10 @@ type Entry struct {
 	Model string `json:"model"`
 	// Namespace is the request's x-semgate-cache-namespace, if any.
 	Namespace string `json:"namespace,omitempty"`
+	// Tenant is the KeyInput.Tenant the entry was keyed under, kept in
+	// its metadata record for listing and flushing by tenant; opaque to
+	// the cache. Entries stored before it was recorded have "".
+	Tenant string `json:"tenant,omitempty"`
 	// Provider and UpstreamModel name the deployment that answered.
 	Provider      string `json:"provider"`
 	UpstreamModel string `json:"upstream_model"`
@@ -183,13 +187,17 @@ type meta struct {
 	model     string
 	namespace string
 	embedder  string // "" when the entry has no vector
+	tenant    string // Entry.Tenant; "" in records written before it was kept
 	words     bool   // in memory only: Put indexed the prompt's words
 }
 
+// metaVersion 1 records end with the embedder, or (since the tenant was
+// kept) with the embedder and the tenant: a reader ignores what follows
+// the fields it knows, so both layouts stay readable either way.
 const metaVersion = 1
 
 func (m *meta) encode() []byte {
-	b := make([]byte, 0, 1+16+8*4+4+6+len(m.model)+len(m.namespace)+len(m.embedder))
+	b := make([]byte, 0, 1+16+8*4+4+8+len(m.model)+len(m.namespace)+len(m.embedder)+len(m.tenant))
 	b = append(b, metaVersion)
 	b = append(b, m.partition[:]...)
 	b = binary.BigEndian.AppendUint64(b, uint64(m.created))
@@ -202,7 +210,12 @@ func (m *meta) encode() []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(len(m.namespace)))
 	b = append(b, m.namespace...)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(m.embedder)))
-	return append(b, m.embedder...)
+	b = append(b, m.embedder...)
+	if m.tenant == "" || len(m.tenant) > 0xFFFF {
+		return b
+	}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(m.tenant)))
+	return append(b, m.tenant...)
 }
 
 func decodeMeta(b []byte) (*meta, error) {
@@ -228,11 +241,14 @@ func decodeMeta(b []byte) (*meta, error) {
 		return nil, fmt.Errorf("%w: metadata record", ErrCorrupt)
 	}
 	m.namespace = s
-	s, _, ok = readString16(rest)
+	s, rest, ok = readString16(rest)
 	if !ok {
 		return nil, fmt.Errorf("%w: metadata record", ErrCorrupt)
 	}
 	m.embedder = s
+	if s, _, ok := readString16(rest); ok {
+		m.tenant = s // absent in records written before tenants were kept
+	}
 	return m, nil
 }
 

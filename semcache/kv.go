@@ -12,6 +12,11 @@ import (
 // never reads, writes or flushes it.
 const TableSpend = 's'
 
+// TableKeys is the key table reserved for the gateway's virtual API keys
+// (package gateway/auth): keys 'k' 'h' <SHA-256 of the secret>. The cache
+// never reads, writes or flushes it.
+const TableKeys = 'k'
+
 // ErrTable: a KV table byte that the cache itself uses, or 0.
 var ErrTable = errors.New("semcache: reserved table")
 
