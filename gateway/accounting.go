@@ -23,9 +23,9 @@ import (
 //
 // period is "total", a month "2026-11" or a day "2026-11-25" (UTC);
 // dimension is one byte: 'm' model alias, 'd' deployment
-// ("provider/model"), 'k' API key, 't' tenant. Until API keys exist every
-// request is key "none" of tenant "default"; budgets in later issues read
-// the same records.
+// ("provider/model"), 'k' API key (its id; "none" for requests without a
+// key), 't' tenant (the key's; "default" without a key); budgets in later
+// issues read the same records.
 const (
 	dimModel      = 'm'
 	dimDeployment = 'd'

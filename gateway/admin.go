@@ -3,19 +3,21 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/gorilla/mux"
+	"github.com/semgate/semgate/gateway/auth"
 	"github.com/semgate/semgate/semcache"
 )
 
-// adminRoutes wires /admin. Until API keys exist, the admin API answers
-// only clients on the loopback interface.
+// adminRoutes wires /admin, behind adminGuard (auth.go): the admin token
+// when one is configured, else loopback clients only.
 func (s *Server) adminRoutes(r *mux.Router) {
 	a := r.PathPrefix("/admin").Subrouter()
-	a.Use(loopbackOnly)
+	a.Use(s.adminGuard)
+	s.adminKeyRoutes(a)
 	a.HandleFunc("/cache/stats", s.adminCacheStats).Methods(http.MethodGet)
 	a.HandleFunc("/cache/entries", s.adminCacheEntries).Methods(http.MethodGet)
 	a.HandleFunc("/cache/entries/{key}", s.adminCacheDelete).Methods(http.MethodDelete)
@@ -24,18 +26,6 @@ func (s *Server) adminRoutes(r *mux.Router) {
 	s.routingAdminRoutes(a)
 	a.NotFoundHandler = http.HandlerFunc(notFound)
 	a.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
-}
-
-func loopbackOnly(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-			writeError(w, &apiError{Status: http.StatusForbidden, Type: "permission_error", Code: "admin_loopback_only",
-				Message: "the admin API answers only loopback clients"})
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -76,16 +66,19 @@ func (s *Server) adminCacheEntries(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	var part *semcache.ID
+	f := semcache.Filter{Model: q.Get("model")}
 	if v := q.Get("partition"); v != "" {
 		id, err := semcache.ParseID(v)
 		if err != nil {
 			writeError(w, badRequest("partition", "partition must be a 32-character hex key"))
 			return
 		}
-		part = &id
+		f.Partition = &id
 	}
-	entries := s.cache.List(part, q.Get("model"), limit)
+	if !s.tenantQuery(w, q, &f) {
+		return
+	}
+	entries := s.cache.ListWhere(f, limit)
 	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": entries})
 }
 
@@ -113,10 +106,30 @@ func (s *Server) adminCacheFlush(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	n, err := s.cache.Flush(q.Get("model"), q.Get("namespace"))
+	f := semcache.Filter{Model: q.Get("model"), Namespace: q.Get("namespace")}
+	if !s.tenantQuery(w, q, &f) {
+		return
+	}
+	n, err := s.cache.FlushWhere(f)
 	if err != nil {
 		writeError(w, toAPIError(err))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"deleted": n})
+}
+
+// tenantQuery adds ?tenant= to f: the tenant's entries, those of its share
+// group, whatever their end user (tenancy.go). It answers 400 and reports
+// false for a name that is not a tenant's.
+func (s *Server) tenantQuery(w http.ResponseWriter, q url.Values, f *semcache.Filter) bool {
+	t := q.Get("tenant")
+	if t == "" {
+		return true
+	}
+	if !auth.ValidTenant(t) {
+		writeError(w, badRequest("tenant", "tenant must be 1 to 64 letters, digits, '.', '_' or '-'"))
+		return false
+	}
+	f.Tenant = s.tenantFilter(t)
+	return true
 }

@@ -61,7 +61,7 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, ex *exchang
 		return s.bypassCache(w, r, ex, model)
 	}
 	key, err := semcache.MakeKey(semcache.KeyInput{
-		Tenant: tenantDefault, Model: model.Name, Namespace: pol.namespace,
+		Tenant: s.cacheTenant(ex), Model: model.Name, Namespace: pol.namespace,
 		Endpoint: ex.ep.String(), Body: ex.req.body,
 	}, semcache.KeyOptions{MaxTurns: opts.MaxTurnsOrDefault()})
 	if err != nil || (opts.DeterministicOnly && !key.Deterministic) {

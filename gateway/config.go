@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/semgate/semgate/embed"
+	"github.com/semgate/semgate/gateway/auth"
 	"github.com/semgate/semgate/providers"
 	"github.com/semgate/semgate/providers/mock"
 	"github.com/semgate/semgate/providers/route"
@@ -32,8 +33,8 @@ type Config struct {
 	Providers []ProviderConfig `yaml:"providers"`
 	// Models are the public model aliases clients name in "model".
 	Models []ModelConfig `yaml:"models"`
-	// Cache is the semantic cache.
-	Cache semcache.Options `yaml:"cache"`
+	// Cache is the semantic cache, and how tenants share it.
+	Cache CacheConfig `yaml:"cache"`
 	// Embed chooses the embedder the semantic cache uses.
 	Embed embed.Options `yaml:"embed"`
 	// Routing holds the defaults of cost-aware routing: retries, circuit
@@ -42,6 +43,9 @@ type Config struct {
 	// Index tunes the cache's per-partition vector index (HNSW; an exact
 	// flat scan for small partitions).
 	Index hnsw.Options `yaml:"index"`
+	// Auth is access control: whether API requests need a virtual key, and
+	// the admin API's token.
+	Auth auth.Options `yaml:"auth"`
 }
 
 // ServerOptions configures the HTTP server.
@@ -339,6 +343,7 @@ func (c *Config) Validate() error {
 	ps.addErr("embed", c.Embed.Validate())
 	ps.addErr("index", c.Index.Validate())
 	ps.addErr("routing", c.Routing.Validate())
+	ps.addErr("auth", c.Auth.Validate())
 
 	names := map[string]int{}
 	for i := range c.Providers {

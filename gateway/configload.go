@@ -76,8 +76,12 @@ func ParseConfig(data []byte, lookup func(string) (string, bool)) (*Config, erro
 	return cfg, nil
 }
 
-// isOptionalKey reports whether path is the api_key of an optional provider.
+// isOptionalKey reports whether path is the api_key of an optional
+// provider, or the admin token (unset, the admin API is loopback-only).
 func isOptionalKey(cfg *Config, path string) bool {
+	if path == "auth.admin_token" {
+		return true
+	}
 	for i, p := range cfg.Providers {
 		if p.Optional && path == "providers["+strconv.Itoa(i)+"].api_key" {
 			return true

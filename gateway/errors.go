@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/semgate/semgate/gateway/auth"
 	"github.com/semgate/semgate/providers"
 	"github.com/semgate/semgate/providers/route"
 )
@@ -33,6 +34,7 @@ const (
 	typeUpstream       = "upstream_error"
 	typeTimeout        = "timeout_error"
 	typeRateLimit      = "rate_limit_error"
+	typePermission     = "permission_error"
 )
 
 func badRequest(param, msg string) *apiError {
@@ -50,6 +52,9 @@ func toAPIError(err error) *apiError {
 	if errors.As(err, &ae) {
 		return ae
 	}
+	if ae := authAPIError(err); ae != nil {
+		return ae
+	}
 	var re *route.Error
 	if errors.As(err, &re) {
 		return routeAPIError(re)
@@ -65,6 +70,54 @@ func toAPIError(err error) *apiError {
 		return &apiError{Status: http.StatusGatewayTimeout, Type: typeTimeout, Message: "the request timed out"}
 	}
 	return &apiError{Status: http.StatusInternalServerError, Type: typeServer, Message: "internal error"}
+}
+
+// authAPIError maps the errors of access control (auth.go) and key
+// management (adminkeys.go): 401 for a request's missing or refused key,
+// 403 for what its key may not do, 401/403 for the admin guard, 404 for an
+// unknown key id, 400 naming the first invalid setting. nil for other
+// errors.
+func authAPIError(err error) *apiError {
+	switch {
+	case errors.Is(err, auth.ErrMissing):
+		return &apiError{Status: http.StatusUnauthorized, Type: typeInvalidRequest, Code: "missing_api_key",
+			Message: "You didn't provide an API key. Send your semgate key as \"Authorization: Bearer sk-sg-...\" or in the x-api-key header."}
+	case errors.Is(err, auth.ErrMalformed):
+		return &apiError{Status: http.StatusUnauthorized, Type: typeInvalidRequest, Code: "invalid_api_key",
+			Message: "Incorrect API key provided: semgate keys are \"sk-sg-\" and " + strconv.Itoa(auth.SecretLen-len(auth.SecretPrefix)) + " characters, sent as \"Authorization: Bearer KEY\" or \"x-api-key: KEY\"."}
+	case errors.Is(err, auth.ErrUnknown):
+		return &apiError{Status: http.StatusUnauthorized, Type: typeInvalidRequest, Code: "invalid_api_key",
+			Message: "Incorrect API key provided."}
+	case errors.Is(err, auth.ErrRevoked):
+		return &apiError{Status: http.StatusUnauthorized, Type: typeInvalidRequest, Code: "invalid_api_key",
+			Message: "The API key provided has been revoked."}
+	case errors.Is(err, auth.ErrExpired):
+		return &apiError{Status: http.StatusUnauthorized, Type: typeInvalidRequest, Code: "invalid_api_key",
+			Message: "The API key provided has expired."}
+	case errors.Is(err, errModelNotAllowed):
+		return &apiError{Status: http.StatusForbidden, Type: typePermission, Code: "model_not_allowed", Param: "model",
+			Message: "This API key may not use this model."}
+	case errors.Is(err, errBypassNotAllowed):
+		return &apiError{Status: http.StatusForbidden, Type: typePermission, Code: "cache_bypass_not_allowed",
+			Message: "This API key may not bypass or refresh the cache (x-semgate-cache: off, Cache-Control: no-cache or max-age=0)."}
+	case errors.Is(err, errAdminToken):
+		return &apiError{Status: http.StatusUnauthorized, Type: typeInvalidRequest, Code: "invalid_admin_token",
+			Message: "The admin API needs the admin token: \"Authorization: Bearer TOKEN\" (auth.admin_token)."}
+	case errors.Is(err, errAdminLoopback):
+		return &apiError{Status: http.StatusForbidden, Type: typePermission, Code: "admin_loopback_only",
+			Message: "Without auth.admin_token the admin API answers only loopback clients that address it as localhost or a loopback IP."}
+	case errors.Is(err, auth.ErrNotFound):
+		return &apiError{Status: http.StatusNotFound, Type: typeInvalidRequest, Code: "key_not_found", Message: "No API key with that id."}
+	}
+	var ie *auth.InvalidError
+	if errors.As(err, &ie) {
+		ae := badRequest("", ie.Error())
+		if len(ie.Problems) > 0 {
+			ae.Param = ie.Problems[0].Field
+		}
+		return ae
+	}
+	return nil
 }
 
 // upstreamAPIError maps an upstream failure: the client's own mistakes

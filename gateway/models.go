@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
+	"github.com/semgate/semgate/gateway/auth"
 )
 
 // buildModelsList renders GET /v1/models once: every alias, sorted.
@@ -28,26 +29,58 @@ func (s *Server) appendModel(b []byte, name string) []byte {
 	return append(b, `,"owned_by":"semgate"}`...)
 }
 
-func (s *Server) listModels(w http.ResponseWriter, _ *http.Request) {
+// listModels answers GET /v1/models: every alias, or only those the
+// caller's key may use.
+func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	w.Write(s.modelsList)
+	p := principalOf(r.Context())
+	if p.Models() == nil {
+		w.Write(s.modelsList)
+		return
+	}
+	b := []byte(`{"object":"list","data":[`)
+	for _, name := range s.availableModels(p) {
+		if b[len(b)-1] == '}' {
+			b = append(b, ',')
+		}
+		b = s.appendModel(b, name)
+	}
+	w.Write(append(b, "]}"...))
 }
 
+// getModel answers GET /v1/models/{model}; an alias the caller's key may
+// not use is 404, as if it did not exist.
 func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {
 	name := mux.Vars(r)["model"]
-	if _, err := s.router.Lookup(name); err != nil {
-		writeError(w, s.unknownModel(name))
+	p := principalOf(r.Context())
+	if _, err := s.router.Lookup(name); err != nil || !p.MayUse(name) {
+		writeError(w, s.unknownModelFor(p, name))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(s.appendModel(nil, name))
 }
 
-// unknownModel is the 404 for a model alias that is not configured; it
-// lists the ones that are.
-func (s *Server) unknownModel(name string) *apiError {
+// availableModels are the configured aliases the principal may use, sorted.
+func (s *Server) availableModels(p *auth.Principal) []string {
+	names := s.router.Names()
+	if p.Models() == nil {
+		return names
+	}
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if p.MayUse(n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// unknownModelFor is the 404 for a model alias that is not configured, or
+// that the principal's key may not see; it lists the ones the key may use.
+func (s *Server) unknownModelFor(p *auth.Principal, name string) *apiError {
 	return &apiError{
 		Status: http.StatusNotFound, Type: typeInvalidRequest, Code: "model_not_found", Param: "model",
-		Message: "The model " + strconv.Quote(name) + " does not exist. Available models: " + strings.Join(s.router.Names(), ", "),
+		Message: "The model " + strconv.Quote(name) + " does not exist. Available models: " + strings.Join(s.availableModels(p), ", "),
 	}
 }

@@ -24,6 +24,7 @@ type exchange struct {
 	ep          providers.Endpoint
 	id          string
 	start       time.Time
+	who         caller // the principal and end user (auth.go, tenancy.go)
 	req         *request
 	dep         *providers.Deployment
 	attempts    int
@@ -47,7 +48,7 @@ type exchange struct {
 // endpoint returns the handler for one OpenAI endpoint.
 func (s *Server) endpoint(ep providers.Endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ex := exchange{ep: ep, id: w.Header().Get(headerRequestID), start: time.Now()}
+		ex := exchange{ep: ep, id: w.Header().Get(headerRequestID), start: time.Now(), who: s.callerOf(r)}
 		err := s.serveExchange(w, r, &ex)
 		switch {
 		case err == nil:
@@ -65,8 +66,9 @@ func (s *Server) endpoint(ep providers.Endpoint) http.Handler {
 	})
 }
 
-// serveExchange runs the pipeline's steps: read, decode and validate,
-// resolve the model, forward with fallback and relay.
+// serveExchange runs the pipeline's steps (after authenticate): read,
+// decode and validate, resolve the model the key may use, forward with
+// fallback and relay.
 func (s *Server) serveExchange(w http.ResponseWriter, r *http.Request, ex *exchange) error {
 	body, err := s.readBody(w, r)
 	if err != nil {
@@ -77,9 +79,9 @@ func (s *Server) serveExchange(w http.ResponseWriter, r *http.Request, ex *excha
 		return err
 	}
 	ex.req = req
-	model, err := s.router.Lookup(req.model)
+	model, err := s.resolveModel(r, ex)
 	if err != nil {
-		return s.unknownModel(req.model)
+		return err
 	}
 	if s.cache != nil && ex.ep != providers.EndpointEmbeddings {
 		// A hit costs nothing; forward replaces this for a miss.

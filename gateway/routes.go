@@ -16,11 +16,12 @@ func (s *Server) routes() http.Handler {
 	r.NotFoundHandler = http.HandlerFunc(notFound)
 	r.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
 
-	r.Handle("/v1/chat/completions", s.endpoint(providers.EndpointChat)).Methods(http.MethodPost)
-	r.Handle("/v1/completions", s.endpoint(providers.EndpointCompletions)).Methods(http.MethodPost)
-	r.Handle("/v1/embeddings", s.endpoint(providers.EndpointEmbeddings)).Methods(http.MethodPost)
-	r.HandleFunc("/v1/models", s.listModels).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/v1/models/{model:.+}", s.getModel).Methods(http.MethodGet, http.MethodHead)
+	// The API: each request goes through the auth step first (auth.go).
+	r.Handle("/v1/chat/completions", s.authenticate(s.endpoint(providers.EndpointChat))).Methods(http.MethodPost)
+	r.Handle("/v1/completions", s.authenticate(s.endpoint(providers.EndpointCompletions))).Methods(http.MethodPost)
+	r.Handle("/v1/embeddings", s.authenticate(s.endpoint(providers.EndpointEmbeddings))).Methods(http.MethodPost)
+	r.Handle("/v1/models", s.authenticate(http.HandlerFunc(s.listModels))).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/v1/models/{model:.+}", s.authenticate(http.HandlerFunc(s.getModel))).Methods(http.MethodGet, http.MethodHead)
 
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)

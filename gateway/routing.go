@@ -363,7 +363,7 @@ func (s *Server) account(ex *exchange, model *providers.Model, err error) {
 	if s.routing == nil || s.routing.acct == nil {
 		return
 	}
-	sp := spend{alias: model.Name, key: keyNone, tenant: tenantDefault, attempts: ex.attempts,
+	sp := spend{alias: model.Name, key: ex.who.keyID(), tenant: ex.who.tenant(), attempts: ex.attempts,
 		failed: err != nil, usage: ex.usage}
 	if ex.dep != nil && ex.wroteHeader {
 		sp.deployment = s.routing.labels[ex.dep]
@@ -379,7 +379,7 @@ func (s *Server) accountHit(ex *exchange, model *providers.Model) {
 	if s.routing == nil || s.routing.acct == nil {
 		return
 	}
-	sp := spend{alias: model.Name, key: keyNone, tenant: tenantDefault, hit: true,
+	sp := spend{alias: model.Name, key: ex.who.keyID(), tenant: ex.who.tenant(), hit: true,
 		savedNano: int64(ex.savedUSD*1e9 + 0.5)}
 	s.routing.acct.record(&sp)
 	s.routing.acct.metrics.observe(nil, model.Name, &sp)

@@ -39,6 +39,7 @@ type Server struct {
 	cacheMetrics *cacheMetrics
 
 	routing *routing // cost-aware routing and spend totals (routing.go)
+	acl     access   // keys, the admin guard, tenancy (auth.go)
 
 	streamUsage map[string]*streamUsage // by provider name (streamusage.go)
 
@@ -90,6 +91,10 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 		store.Close()
 		return nil, err
 	}
+	if err := s.openAccess(); err != nil {
+		store.Close()
+		return nil, err
+	}
 	if err := s.openCache(); err != nil {
 		store.Close()
 		return nil, err
@@ -101,7 +106,7 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 
 // openCache builds the embedder and loads the cache from the store.
 func (s *Server) openCache() error {
-	co := s.cfg.Cache
+	co := s.cfg.Cache.Options
 	if co.Disabled {
 		s.log.Info("cache disabled")
 		return nil
@@ -176,6 +181,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("semgate listening", "addr", ln.Addr().String(), "models", len(s.router.Names()))
+	s.warnOpen(ln.Addr())
 
 	select {
 	case err := <-errc:
