@@ -146,7 +146,9 @@ func TestShareGroups(t *testing.T) {
 	}
 	// ?tenant= on the admin cache API: team-d sees the group's entry.
 	code, body := send(t, http.MethodGet, ts.URL+"/admin/cache/entries?tenant=team-d", "", adm...)
-	var list struct{ Data []struct{ Key, Tenant string } }
+	var list struct {
+		Data []struct{ Key, Tenant string }
+	}
 	json.Unmarshal(body, &list)
 	if code != 200 || len(list.Data) != 1 || list.Data[0].Key != r1.Header.Get("X-Semgate-Cache-Key") || list.Data[0].Tenant != "share:team-c,team-d" {
 		t.Fatalf("entries of team-d: %d %s", code, body)
