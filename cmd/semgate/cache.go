@@ -2,20 +2,19 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
-	"time"
 )
 
 const cacheUsage = `Usage:
   semgate cache stats [--addr URL]
-  semgate cache flush [--addr URL] [--model ALIAS] [--namespace NS]
+  semgate cache flush [--addr URL] [--model ALIAS] [--namespace NS] [--tenant T]
 
-The commands talk to a running gateway's admin API (loopback only).
+Both also take [--config FILE] [--token TOKEN]: the commands talk to a running gateway's
+admin API, at the configuration's server.listen with its auth.admin_token (or
+$SEMGATE_ADMIN_TOKEN) unless the flags say otherwise.
 `
 
 func cmdCache(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -29,10 +28,15 @@ func cmdCache(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	sub := args[0]
 	fs := newFlagSet("cache "+sub, "cache "+sub+" [flags]", stderr)
-	addr := fs.String("addr", "http://127.0.0.1:8080", "the gateway's base `URL`")
+	client := adminFlags(fs)
 	model := fs.String("model", "", "flush only this model `alias`")
 	ns := fs.String("namespace", "", "flush only this cache `namespace`")
+	tenant := fs.String("tenant", "", "flush only this `tenant`'s entries (its share group's, every end user's)")
 	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	c, err := client()
+	if err != nil {
 		return err
 	}
 	method, path := http.MethodGet, "/admin/cache/stats"
@@ -44,34 +48,17 @@ func cmdCache(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *ns != "" {
 			q.Set("namespace", *ns)
 		}
+		if *tenant != "" {
+			q.Set("tenant", *tenant)
+		}
 		method, path = http.MethodDelete, "/admin/cache"
 		if len(q) > 0 {
 			path += "?" + q.Encode()
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(*addr, "/")+path, nil)
+	body, err := c.do(ctx, method, path, nil)
 	if err != nil {
 		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("is semgate running at %s? %w", *addr, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error struct{ Message string } `json:"error"`
-		}
-		if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
-			return fmt.Errorf("%s", e.Error.Message)
-		}
-		return fmt.Errorf("status %d", resp.StatusCode)
 	}
 	_, err = stdout.Write(body)
 	return err

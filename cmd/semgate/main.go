@@ -7,6 +7,7 @@
 //	semgate config check [--config FILE]
 //	semgate mock    [--listen ADDR] [mock flags]
 //	semgate cache   stats|flush [--addr URL]
+//	semgate keys    create|list|show|revoke [--addr URL] [--token TOKEN]
 //	semgate calibrate [--config FILE] [--pairs FILE|DIR] [--target-fhr R]
 //	semgate version
 //
@@ -31,6 +32,7 @@ Usage:
   semgate config check validate a configuration file
   semgate mock         run the deterministic mock upstream (an OpenAI-compatible server)
   semgate cache        show cache statistics or flush the cache of a running gateway
+  semgate keys         create, list, show or revoke the API keys of a running gateway
   semgate calibrate    measure the embedder and verifier on labelled pairs; pick a threshold
   semgate version      print the version
 
@@ -76,6 +78,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdMock(ctx, args[1:], stderr)
 	case "cache":
 		err = cmdCache(ctx, args[1:], stdout, stderr)
+	case "keys":
+		err = cmdKeys(ctx, args[1:], stdout, stderr)
 	case "calibrate":
 		err = cmdCalibrate(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
