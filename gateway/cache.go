@@ -19,8 +19,11 @@ const tenantDefault = "default"
 type cacheMetrics struct {
 	lookups     map[string]*metrics.Counter // by x-semgate-cache value
 	embedErrors *metrics.Counter
-	embedTime   *metrics.PrometheusHistogram
-	stored      *metrics.Counter
+	// embedSkipped counts requests that found every embedding slot busy
+	// (server.max_embeds) and did without.
+	embedSkipped *metrics.Counter
+	embedTime    *metrics.PrometheusHistogram
+	stored       *metrics.Counter
 }
 
 func newCacheMetrics(set *metrics.Set) *cacheMetrics {
@@ -29,6 +32,7 @@ func newCacheMetrics(set *metrics.Set) *cacheMetrics {
 		m.lookups[v] = set.NewCounter(`semgate_cache_requests_total{result="` + v + `"}`)
 	}
 	m.embedErrors = set.NewCounter(`semgate_cache_embed_errors_total`)
+	m.embedSkipped = set.NewCounter(`semgate_cache_embed_skipped_total`)
 	m.embedTime = set.NewPrometheusHistogram(`semgate_cache_embed_seconds`)
 	m.stored = set.NewCounter(`semgate_cache_stores_total`)
 	return m
@@ -83,7 +87,7 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, ex *exchang
 	// neither the leader's client nor any follower still wants the answer.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
-	fl := newFlight(ex.ep.String(), ex.req.stream)
+	fl := newFlight(ex.ep.String(), ex.req.stream, opts.MaxEntryBytesOrDefault())
 	fl.refs, fl.cancel = 1, cancel
 	if !pol.noCache { // a refresh must reach the upstream itself
 		for tries := 0; ; tries++ {
@@ -199,6 +203,15 @@ func servable(e *semcache.Entry, stream bool) bool { return e.Stream == stream |
 // embed returns the text's vector, or nil when the embedder fails: the
 // request then falls back to exact-only caching and is still served.
 func (s *Server) embed(ctx context.Context, ex *exchange, text string) []float32 {
+	select {
+	case s.embeds <- struct{}{}:
+		defer func() { <-s.embeds }()
+	default:
+		// Every embedding slot is busy: this request does without (the
+		// exact tier and the word channel still apply) rather than queue.
+		s.cacheMetrics.embedSkipped.Inc()
+		return nil
+	}
 	t0 := time.Now()
 	vecs, err := s.embedder.Embed(ctx, []string{text})
 	s.cacheMetrics.embedTime.UpdateDuration(t0)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,6 +73,21 @@ type ServerOptions struct {
 	// closes; shutdown_timeout counts from its end. A negative value (e.g.
 	// -1s) means no delay. At most 5m. Default: 5s.
 	DrainDelay time.Duration `yaml:"drain_delay"`
+	// MaxInFlight caps the API requests (/v1/...) handled at once; past
+	// it a request gets 503 with Retry-After: 1 at once, before its body
+	// is read. Default: 4096.
+	MaxInFlight int `yaml:"max_in_flight"`
+	// MaxEmbeds caps the cache embeddings computed at once (lookups and
+	// fills); a request that finds them all busy skips the semantic tier
+	// (exact tier, then upstream) and semgate_cache_embed_skipped_total
+	// counts it, so unique prompts cannot queue unbounded CPU work.
+	// Default: 4 per CPU (GOMAXPROCS).
+	MaxEmbeds int `yaml:"max_embeds"`
+	// MaxUpstreamBytes bounds a non-streamed upstream answer, which is
+	// read whole before it is relayed (so a bad one can still fall back);
+	// a larger one is a 502. Streams are relayed as they come and stored
+	// only up to cache.max_entry_bytes. Default: 32 MiB (33554432).
+	MaxUpstreamBytes int64 `yaml:"max_upstream_bytes"`
 }
 
 // Defaults for ServerOptions.
@@ -83,6 +99,8 @@ const (
 	DefaultShutdownTimeout   = 30 * time.Second
 	DefaultMaxBodyBytes      = 4 << 20
 	DefaultDrainDelay        = 5 * time.Second
+	DefaultMaxInFlight       = 4096
+	DefaultMaxUpstreamBytes  = 32 << 20
 	// MaxDrainDelay is the longest drain_delay accepted.
 	MaxDrainDelay = 5 * time.Minute
 )
@@ -110,6 +128,27 @@ func (o *ServerOptions) drainDelay() time.Duration {
 		return DefaultDrainDelay
 	}
 	return o.DrainDelay
+}
+
+func (o *ServerOptions) maxInFlight() int {
+	if o.MaxInFlight > 0 {
+		return o.MaxInFlight
+	}
+	return DefaultMaxInFlight
+}
+
+func (o *ServerOptions) maxEmbeds() int {
+	if o.MaxEmbeds > 0 {
+		return o.MaxEmbeds
+	}
+	return 4 * runtime.GOMAXPROCS(0)
+}
+
+func (o *ServerOptions) maxUpstreamBytes() int64 {
+	if o.MaxUpstreamBytes > 0 {
+		return o.MaxUpstreamBytes
+	}
+	return DefaultMaxUpstreamBytes
 }
 
 func (o *ServerOptions) maxBodyBytes() int64 {
@@ -144,6 +183,15 @@ func (o *ServerOptions) Validate() error {
 	}
 	if o.MaxBodyBytes < 0 {
 		errs = append(errs, errors.New("max_body_bytes: must not be negative"))
+	}
+	if o.MaxInFlight < 0 {
+		errs = append(errs, errors.New("max_in_flight: must not be negative"))
+	}
+	if o.MaxEmbeds < 0 {
+		errs = append(errs, errors.New("max_embeds: must not be negative"))
+	}
+	if o.MaxUpstreamBytes < 0 {
+		errs = append(errs, errors.New("max_upstream_bytes: must not be negative"))
 	}
 	if o.DrainDelay > MaxDrainDelay {
 		errs = append(errs, fmt.Errorf("drain_delay: %s is longer than %s", o.DrainDelay, MaxDrainDelay))

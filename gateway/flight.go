@@ -10,10 +10,6 @@ import (
 	"github.com/semgate/semgate/semcache/answer"
 )
 
-// maxCaptureBytes bounds what one answer may hold for storing and for
-// coalesced followers; a larger answer is relayed to its own client only.
-const maxCaptureBytes = 32 << 20
-
 // flight is one upstream answer as it arrives: what the relay saw (the
 // JSON body, or the stream's events exactly as sent), for storing it and
 // for the identical requests that joined while it was in progress
@@ -22,6 +18,9 @@ const maxCaptureBytes = 32 << 20
 type flight struct {
 	kind   string // "chat" or "completions"
 	stream bool   // the leader asked for a stream
+	// limit bounds what the flight holds (cache.max_entry_bytes): a
+	// larger answer is relayed to its own client only, never stored.
+	limit int
 
 	mu       sync.Mutex
 	wake     chan struct{} // closed and replaced when events grow or the flight ends
@@ -50,8 +49,8 @@ type flight struct {
 	onComplete func()
 }
 
-func newFlight(kind string, stream bool) *flight {
-	f := &flight{kind: kind, stream: stream, wake: make(chan struct{})}
+func newFlight(kind string, stream bool, limit int) *flight {
+	f := &flight{kind: kind, stream: stream, limit: limit, wake: make(chan struct{})}
 	if stream {
 		f.asm = answer.NewAssembler(kind)
 	}
@@ -84,7 +83,7 @@ func (f *flight) addChunk(data []byte) {
 	if f.tooBig {
 		return
 	}
-	if f.size += len(data); f.size > maxCaptureBytes {
+	if f.size += len(data); f.size > f.limit {
 		f.tooBig, f.events, f.asm = true, nil, nil
 		f.broadcast()
 		return
@@ -115,7 +114,7 @@ func (f *flight) setBody(body []byte, status int) {
 		return
 	}
 	f.mu.Lock()
-	if len(body) <= maxCaptureBytes {
+	if len(body) <= f.limit {
 		f.body, f.status, f.complete = body, status, true
 	}
 	f.mu.Unlock()

@@ -15,9 +15,6 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// MaxResponseBytes bounds a non-streamed upstream answer.
-const MaxResponseBytes = 64 << 20
-
 // exchange is one client request's progress through the pipeline; the
 // access log and metrics read it at the end.
 type exchange struct {
@@ -48,6 +45,13 @@ type exchange struct {
 // endpoint returns the handler for one OpenAI endpoint.
 func (s *Server) endpoint(ep providers.Endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.admit() {
+			ae := errOverloaded(s.maxInFlight)
+			w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
+			writeError(w, ae)
+			return
+		}
+		defer s.leave()
 		ex := exchange{ep: ep, id: w.Header().Get(headerRequestID), start: time.Now(), who: s.callerOf(r)}
 		err := s.serveExchange(w, r, &ex)
 		switch {
@@ -119,7 +123,7 @@ func bodyWithModel(body []byte, alias, upstream string) []byte {
 // writes it to the client. Nothing is written if the answer is bad, so the
 // caller may still fall back.
 func (s *Server) relayJSON(w http.ResponseWriter, ex *exchange, resp *providers.Response, fl *flight) error {
-	body, err := readUpstream(resp.Body)
+	body, err := readUpstream(resp.Body, s.maxUpstream)
 	resp.Body.Close()
 	if err != nil {
 		return upstreamBodyError(ex.dep, err)
@@ -155,14 +159,14 @@ func (s *Server) relayJSON(w http.ResponseWriter, ex *exchange, resp *providers.
 	return nil
 }
 
-func readUpstream(rc io.Reader) ([]byte, error) {
+func readUpstream(rc io.Reader, limit int64) ([]byte, error) {
 	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(rc, MaxResponseBytes+1))
+	n, err := buf.ReadFrom(io.LimitReader(rc, limit+1))
 	if err != nil {
 		return nil, err
 	}
-	if n > MaxResponseBytes {
-		return nil, errors.New("the upstream answer exceeds " + strconv.Itoa(MaxResponseBytes) + " bytes")
+	if n > limit {
+		return nil, errors.New("the upstream answer exceeds " + strconv.FormatInt(limit, 10) + " bytes (server.max_upstream_bytes)")
 	}
 	return buf.Bytes(), nil
 }

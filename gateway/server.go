@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/VictoriaMetrics/metrics"
 	"log/slog"
 	"net"
 	"net/http"
@@ -43,6 +44,12 @@ type Server struct {
 
 	streamUsage map[string]*streamUsage // by provider name (streamusage.go)
 
+	inFlight         atomic.Int64 // API requests being handled (overload.go)
+	overloadRejected *metrics.Counter
+	maxInFlight      int64         // server.max_in_flight
+	embeds           chan struct{} // cache embedding slots (server.max_embeds)
+	maxUpstream      int64         // server.max_upstream_bytes
+
 	maxBody      int64
 	logRequests  bool
 	started      time.Time
@@ -81,6 +88,10 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 		started:     time.Now(),
 	}
 	s.cacheMetrics = newCacheMetrics(s.metrics.set)
+	s.maxInFlight = int64(cfg.Server.maxInFlight())
+	s.newOverloadMetrics(s.metrics.set)
+	s.embeds = make(chan struct{}, cfg.Server.maxEmbeds())
+	s.maxUpstream = cfg.Server.maxUpstreamBytes()
 	s.streamUsage = make(map[string]*streamUsage, len(cfg.Providers))
 	for i := range cfg.Providers {
 		if p := &cfg.Providers[i]; p.Type == TypeOpenAI {

@@ -40,6 +40,10 @@ type Options struct {
 	// x-semgate-cache-ttl says the TTL used). Default: the configured TTL
 	// for the request's model (ttl, or the model's own).
 	MaxTTL time.Duration `yaml:"max_ttl"`
+	// MaxEntryBytes is the largest answer stored, in bytes (a JSON body,
+	// or a stream's events); a larger one is relayed, not stored, and not
+	// shared with coalesced requests. Default: 8 MiB (8388608).
+	MaxEntryBytes int `yaml:"max_entry_bytes"`
 	// NoSync stores answers without waiting for the disk: fills are
 	// faster, and a crash may lose the answers stored in its last moments.
 	// Default: false (an answer a client received is on disk).
@@ -96,6 +100,9 @@ func (o *Options) Validate() error {
 	if o.TTL < 0 {
 		errs = append(errs, errors.New("ttl: must not be negative"))
 	}
+	if o.MaxEntryBytes < 0 {
+		errs = append(errs, errors.New("max_entry_bytes: must not be negative"))
+	}
 	if o.MaxTTL < 0 {
 		errs = append(errs, errors.New("max_ttl: must not be negative"))
 	}
@@ -147,6 +154,17 @@ func (o *Options) TTLFor(model string) time.Duration {
 		return m.TTL
 	}
 	return orDur(o.TTL, DefaultTTL)
+}
+
+// DefaultMaxEntryBytes is MaxEntryBytes' default.
+const DefaultMaxEntryBytes = 8 << 20
+
+// MaxEntryBytesOrDefault returns MaxEntryBytes or its default.
+func (o *Options) MaxEntryBytesOrDefault() int {
+	if o.MaxEntryBytes > 0 {
+		return o.MaxEntryBytes
+	}
+	return DefaultMaxEntryBytes
 }
 
 // EntryTTL returns the lifetime of an entry stored for model when the

@@ -107,6 +107,14 @@ func Preload(models ...string) error {
 // Count returns the number of tokens text has in model's encoding. If the
 // encoder cannot be built (not expected: the ranks are embedded), it
 // returns the estimate len(text)/4 rounded up.
+//
+// The text is encoded in segments (see segments), so the cost is linear in
+// its length: BPE's merge loop is quadratic in the length of one
+// pre-tokenized piece, and a 400 KB run without white space would take
+// minutes whole. Segments end before white space, where the encoders'
+// pre-tokenizers split anyway, so ordinary text is counted exactly; only
+// a run of more than maxRun bytes without white space is cut inside,
+// which may count a token or so more per cut.
 func Count(model, text string) int {
 	if text == "" {
 		return 0
@@ -115,7 +123,49 @@ func Count(model, text string) int {
 	if err != nil {
 		return (len(text) + 3) / 4
 	}
-	return len(tk.EncodeOrdinary(text))
+	n := 0
+	for seg := range segments(text) {
+		n += len(tk.EncodeOrdinary(seg))
+	}
+	return n
+}
+
+// Segment bounds for Count.
+const (
+	maxSegment = 4 << 10 // end a segment at the next white space past this
+	maxRun     = 256     // cut a run without white space this long
+)
+
+// segments splits text for Count: at white space once a segment reaches
+// maxSegment bytes, and inside any run of maxRun bytes without white
+// space (at a rune boundary).
+func segments(text string) func(yield func(string) bool) {
+	return func(yield func(string) bool) {
+		start, run := 0, 0
+		for i := 0; i < len(text); i++ {
+			c := text[i]
+			space := c == ' ' || c == '\n' || c == '\t' || c == '\r'
+			if space {
+				if i-start >= maxSegment {
+					if !yield(text[start:i]) {
+						return
+					}
+					start = i
+				}
+				run = 0
+				continue
+			}
+			if run++; run > maxRun && c&0xC0 != 0x80 { // a rune starts here
+				if !yield(text[start:i]) {
+					return
+				}
+				start, run = i, 1
+			}
+		}
+		if start < len(text) {
+			yield(text[start:])
+		}
+	}
 }
 
 // Prompt counts the prompt tokens of an OpenAI request body for endpoint
