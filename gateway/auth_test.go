@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -490,5 +491,38 @@ func BenchmarkAuthStep(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		h.ServeHTTP(w, req)
+	}
+}
+
+// TestWarnOpen: serving beyond loopback without required keys is logged
+// loudly; on loopback, or with keys required, it is not.
+func TestWarnOpen(t *testing.T) {
+	for _, c := range []struct {
+		ip       net.IP
+		required bool
+		warn     bool
+	}{
+		{net.IPv4zero, false, true}, {net.ParseIP("192.0.2.1"), false, true}, {net.IPv6unspecified, false, true},
+		{net.IPv4(127, 0, 0, 1), false, false}, {net.IPv6loopback, false, false}, {net.IPv4zero, true, false},
+	} {
+		var buf bytes.Buffer
+		s := &Server{cfg: &Config{Auth: auth.Options{Required: c.required}}, log: slog.New(slog.NewTextHandler(&buf, nil))}
+		s.warnOpen(&net.TCPAddr{IP: c.ip, Port: 8080})
+		if got := strings.Contains(buf.String(), "level=WARN") && strings.Contains(buf.String(), "auth.required: false"); got != c.warn {
+			t.Errorf("%v required=%v: warned %v: %s", c.ip, c.required, got, buf.String())
+		}
+	}
+}
+
+// TestLowerThresholdRight: a request may lower the similarity threshold
+// only with its key's cache.lower_threshold right.
+func TestLowerThresholdRight(t *testing.T) {
+	h := http.Header{}
+	h.Set(headerCacheThreshold, "0.3")
+	if _, err := parseCachePolicy(h, 0.6); err == nil {
+		t.Fatal("lowered without the right")
+	}
+	if p, err := parseCachePolicyFor(h, 0.6, true); err != nil || p.threshold != 0.3 {
+		t.Fatalf("%+v %v", p, err)
 	}
 }

@@ -48,6 +48,13 @@ func headerError(name, msg string) *apiError {
 // parseCachePolicy reads the cache headers. configured is the threshold
 // in force for the model; a request may only raise it.
 func parseCachePolicy(h http.Header, configured float64) (cachePolicy, error) {
+	return parseCachePolicyFor(h, configured, false)
+}
+
+// parseCachePolicyFor is parseCachePolicy for a caller that may (mayLower:
+// its key's cache.lower_threshold right) ask for a threshold below the
+// configured one.
+func parseCachePolicyFor(h http.Header, configured float64, mayLower bool) (cachePolicy, error) {
 	var p cachePolicy
 	switch v := strings.ToLower(strings.TrimSpace(h.Get(headerCache))); v {
 	case "":
@@ -90,7 +97,7 @@ func parseCachePolicy(h http.Header, configured float64) (cachePolicy, error) {
 		if err != nil || f <= 0 || f > 1 {
 			return p, headerError(headerCacheThreshold, "must be a number in (0, 1]")
 		}
-		if f < configured {
+		if f < configured && !mayLower {
 			return p, headerError(headerCacheThreshold, "may only raise the configured threshold ("+
 				strconv.FormatFloat(configured, 'g', -1, 64)+") for this model")
 		}

@@ -3,15 +3,25 @@
 //
 // # Request flow
 //
-// Each API request goes through named steps (see serveExchange): read the
-// body (415, 413), decode and validate the fields semgate needs (400 naming
-// the field in "param"), resolve the model alias (404 listing the known
-// ones), forward to the alias's deployments in order, falling back while
+// Each API request goes through named steps: the auth step (authenticate
+// in auth.go: the request's virtual key becomes its principal, key id and
+// tenant, or 401), then (see serveExchange) read the body (415, 413),
+// decode and validate the fields semgate needs (400 naming the field in
+// "param"), resolve the model alias (404 listing the ones the key may use,
+// 403 for one it may not), the cache (partitioned by tenant: tenancy.go),
+// forward to the alias's deployments in order, falling back while
 // nothing has reached the client, and relay the answer: JSON whole, or
 // Server-Sent Events flushed per event. The client's JSON bytes are
 // forwarded with only "model" rewritten, so fields semgate does not know
 // reach the upstream untouched, and upstream fields reach the client
 // untouched.
+//
+// # Access control
+//
+// Virtual keys live in package auth (stored as SHA-256 hashes, checked in
+// memory); the admin API (/admin/..., keys in adminkeys.go) takes the
+// admin token or, without one, loopback clients naming a loopback host
+// (adminGuard).
 //
 // # Errors
 //

@@ -45,5 +45,18 @@ func Summary(cfg *Config) []string {
 		}
 		lines = append(lines, "model "+strconv.Quote(m.Name)+" -> "+strings.Join(deps, ", "))
 	}
+	auth := "auth: keys optional (requests without one run as tenant \"default\")"
+	if cfg.Auth.Required {
+		auth = "auth: keys required"
+	}
+	if cfg.Auth.AdminToken != "" {
+		auth += "; admin API: admin_token set"
+	} else {
+		auth += "; admin API: loopback clients only (no admin_token)"
+	}
+	lines = append(lines, auth)
+	if len(cfg.Cache.Share) > 0 || cfg.Cache.PartitionByUser {
+		lines = append(lines, "cache: "+strconv.Itoa(len(cfg.Cache.Share))+" share group(s), partition_by_user "+strconv.FormatBool(cfg.Cache.PartitionByUser))
+	}
 	return lines
 }
