@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -524,5 +525,27 @@ func TestLowerThresholdRight(t *testing.T) {
 	}
 	if p, err := parseCachePolicyFor(h, 0.6, true); err != nil || p.threshold != 0.3 {
 		t.Fatalf("%+v %v", p, err)
+	}
+}
+
+// TestSDKWithKeys: the official openai-go client with a semgate key, and
+// with a revoked one, which it reports as its own 401 error.
+func TestSDKWithKeys(t *testing.T) {
+	ts := newTestServer(t, upstreamConfig()+authRequired, nil)
+	id, secret := createKey(t, ts.URL, `{"tenant":"sdk","models":["mock-small"]}`)
+	client := openai.NewClient(option.WithBaseURL(ts.URL+"/v1/"), option.WithAPIKey(secret), option.WithMaxRetries(0))
+	params := openai.ChatCompletionNewParams{Model: "mock-small", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}}
+	if _, err := client.Chat.Completions.New(t.Context(), params); err != nil {
+		t.Fatal(err)
+	}
+	page, err := client.Models.List(t.Context())
+	if err != nil || len(page.Data) != 1 || page.Data[0].ID != "mock-small" {
+		t.Fatalf("models: %+v %v", page, err)
+	}
+	send(t, http.MethodDelete, ts.URL+"/admin/keys/"+id, "")
+	_, err = client.Chat.Completions.New(t.Context(), params)
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 401 || apiErr.Code != "invalid_api_key" {
+		t.Fatalf("revoked key through the SDK: %v", err)
 	}
 }
