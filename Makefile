@@ -34,6 +34,8 @@ FUZZ_TARGETS = \
 	FuzzReader:./providers/sse \
 	FuzzAppendString:./providers/jsonx \
 	FuzzDecodeRequest:./gateway \
+	FuzzParseConfig:./gateway \
+	FuzzAdminParams:./gateway \
 	FuzzNormalize:./semcache \
 	FuzzMakeKeyMemberOrder:./semcache \
 	FuzzCanonicalJSON:./semcache \
