@@ -526,6 +526,17 @@ func TestLowerThresholdRight(t *testing.T) {
 	if p, err := parseCachePolicyFor(h, 0.6, true); err != nil || p.threshold != 0.3 {
 		t.Fatalf("%+v %v", p, err)
 	}
+	// Through the gateway: the key's right decides.
+	ts := newTestServer(t, upstreamConfig()+authRequired, nil)
+	_, plain := createKey(t, ts.URL, `{"tenant":"t"}`)
+	_, lower := createKey(t, ts.URL, `{"tenant":"t","cache":{"lower_threshold":true}}`)
+	body := `{"model":"mock-small","messages":[{"role":"user","content":"hi"}]}`
+	if r := post(t, ts.URL+"/v1/chat/completions", body, "Authorization", "Bearer "+plain, headerCacheThreshold, "0.3"); r.StatusCode != 400 {
+		t.Fatalf("a key without the right lowered the threshold: %d", r.StatusCode)
+	}
+	if r := post(t, ts.URL+"/v1/chat/completions", body, "Authorization", "Bearer "+lower, headerCacheThreshold, "0.3"); r.StatusCode != 200 {
+		t.Fatalf("a key with the right could not lower the threshold: %d", r.StatusCode)
+	}
 }
 
 // TestSDKWithKeys: the official openai-go client with a semgate key, and

@@ -12,9 +12,6 @@ import (
 	"github.com/semgate/semgate/semcache"
 )
 
-// tenantDefault is the tenant of every request until API keys exist.
-const tenantDefault = "default"
-
 // cacheMetrics counts cache outcomes; series are created once.
 type cacheMetrics struct {
 	lookups     map[string]*metrics.Counter // by x-semgate-cache value
@@ -53,7 +50,7 @@ type cacheLookup struct {
 func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, ex *exchange, model *providers.Model) error {
 	opts := s.cache.Options()
 	threshold := opts.ThresholdFor(model.Name)
-	pol, err := parseCachePolicy(r.Header, threshold)
+	pol, err := parseCachePolicyFor(r.Header, threshold, ex.who.principal().MayLowerThreshold())
 	if err != nil {
 		return err
 	}
