@@ -114,6 +114,8 @@ type CacheConfig struct {
 	// IndexesReady tell when it is done). 0: Open loads everything. Either
 	// way graphs are built in the background (see Builder).
 	BackgroundLoad int
+
+	hooks testHooks // tests only
 }
 
 // Open loads the cache's state from store: metadata of every entry and,

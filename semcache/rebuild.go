@@ -68,11 +68,20 @@ type rebuild struct {
 	snapMu sync.Mutex
 	marks  map[ID]snapMark // last snapshot per partition; guarded by snapMu
 
-	// Test hooks, set before use: snapHook runs before a partition's
-	// snapshot is written (snapMu held, no cache lock); buildHook before
-	// each Build step.
-	snapHook  func(part ID)
-	buildHook func(part ID)
+	hooks testHooks
+}
+
+// testHooks let tests stop the background work at chosen points
+// (CacheConfig.hooks; all nil otherwise).
+type testHooks struct {
+	// snapTick replaces the snapshot interval's ticker.
+	snapTick <-chan time.Time
+	// snapshot runs before a partition's snapshot is written (no cache
+	// lock held), build before each Build step, install before a loaded
+	// partition index is installed.
+	snapshot, build, install func(part ID)
+	// words runs before a batch of loaded word keys is added.
+	words func()
 }
 
 // loadState is what writes need to know while the partition indexes load.
@@ -113,6 +122,7 @@ func (c *Cache) stopping() bool {
 // the snapshotter. dropped holds the entries whose unreadable metadata
 // load removed. It fails only if a synchronous load meets a store error.
 func (c *Cache) startIndexes(dropped map[ID]bool, cc *CacheConfig) error {
+	c.rb.hooks = cc.hooks
 	c.rb.loaded = make(chan struct{})
 	c.rb.wake = make(chan struct{}, 1)
 	c.rb.built = make(chan struct{}, 1)
@@ -250,6 +260,9 @@ func (c *Cache) loadVectors(open map[ID]*meta, rep *loadRepairs) error {
 // to the partition since Open, then drops the IDs no longer the
 // partition's (reconcile).
 func (c *Cache) install(part ID, idx Index) {
+	if h := c.rb.hooks.install; h != nil {
+		h(part)
+	}
 	c.mu.Lock()
 	ld := c.rb.loading
 	if f := ld.pending[part]; f != nil {
@@ -322,6 +335,9 @@ func (c *Cache) loadWords(open map[ID]*meta, rep *loadRepairs) error {
 	}
 	batch := make([]rec, 0, wordsChunk)
 	flush := func() {
+		if h := c.rb.hooks.words; h != nil {
+			h()
+		}
 		c.mu.Lock()
 		for _, r := range batch {
 			if m := c.metas[r.id]; m != nil && m == open[r.id] && m.partition == r.part {
@@ -494,8 +510,8 @@ func (c *Cache) build(p building) {
 		if cur != p.idx {
 			return
 		}
-		if c.rb.buildHook != nil {
-			c.rb.buildHook(p.part)
+		if h := c.rb.hooks.build; h != nil {
+			h(p.part)
 		}
 		if p.b.Build(buildStep) {
 			c.log.Info("cache: partition index built", "partition", p.part.String(), "vectors", p.n, "took", time.Since(t0).String())

@@ -186,8 +186,8 @@ func (c *Cache) writeSnapshots(minChanges uint64) error {
 			keep[name] = true // unchanged enough: its snapshot stands
 			continue
 		}
-		if c.rb.snapHook != nil {
-			c.rb.snapHook(part)
+		if h := c.rb.hooks.snapshot; h != nil {
+			h(part)
 		}
 		err := writeAtomic(filepath.Join(c.snapDir, name), func(w io.Writer) error { return s.WriteSnapshot(w, c.embedder) })
 		switch {
@@ -236,13 +236,17 @@ func (c *Cache) snapshotter(every time.Duration, minChanges uint64) {
 		return
 	case <-c.rb.loaded:
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
+	tick := c.rb.hooks.snapTick
+	if tick == nil {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		select {
 		case <-c.stop:
 			return
-		case <-t.C:
+		case <-tick:
 		case <-c.rb.built:
 		}
 		if err := c.writeSnapshots(minChanges); err != nil {

@@ -18,11 +18,16 @@ type snapIndex struct {
 	loaded bool
 }
 
-func (s *snapIndex) Has(id ID) bool { _, ok := s.pos[id]; return ok }
-
-func (s *snapIndex) IDs() []ID { return append([]ID(nil), s.ids...) }
+func (s *snapIndex) Has(id ID) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.pos[id]
+	return ok
+}
 
 func (s *snapIndex) WriteSnapshot(w io.Writer, embedderID string) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if len(s.ids) == 0 {
 		return ErrNoSnapshot
 	}
@@ -102,8 +107,7 @@ func TestCacheSnapshotsAndReplay(t *testing.T) {
 	}
 	c.Put(entry(3, 1, "c"), unit(0, 0, 1, 0))
 	c.Delete(tid(1))
-	c.snapDir = "" // the crash: no snapshot on the way out
-	c.Close()
+	crash(c) // no snapshot on the way out
 	st.Close()
 
 	st, c = open()
@@ -156,8 +160,7 @@ func TestCacheCorruptSnapshotRebuilds(t *testing.T) {
 		if other != "emb" && cand != nil {
 			t.Fatal("another embedder's vectors were served")
 		}
-		c.snapDir = ""
-		c.Close()
+		crash(c)
 		st.Close()
 	}
 }

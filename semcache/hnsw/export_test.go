@@ -16,3 +16,7 @@ func FreeSlots(x *Index) int {
 	defer x.wmu.Unlock()
 	return len(x.free)
 }
+
+// SetSnapHook makes WriteSnapshot call f after copying the index, outside
+// the writer lock. Call it before any concurrent use.
+func SetSnapHook(x *Index, f func()) { x.snapHook = f }
