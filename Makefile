@@ -6,7 +6,7 @@ BIN      ?= bin/semgate
 CONFIG   ?= configs/semgate.yaml
 FUZZTIME ?= 5s
 
-.PHONY: run build test test-short race fuzz vet bench-overhead crashtest clean
+.PHONY: run build test test-short race fuzz vet bench-overhead crashtest soak clean
 
 run: build
 	./$(BIN) serve --config $(CONFIG)
@@ -62,6 +62,16 @@ fuzz:
 # every answer a client received must survive (make test runs 3 rounds).
 crashtest:
 	SEMGATE_CRASH_ROUNDS=20 $(GO) test -count=1 -run TestCrashKeepsAnsweredFills -v ./cmd/semgate
+
+# semgate serve under an open-loop mixed load (hits, misses, semantic
+# variants, streams and JSON, chat and completions) at SOAK_RATE requests/s
+# for SOAK_DURATION: no failed request, flat RSS, goroutines and open files
+# after the warm-up; writes bench/results/soak-STAMP.{csv,svg,md}. make test
+# runs the short SIGTERM-under-load form (TestSIGTERMUnderLoad).
+SOAK_DURATION ?= 10m
+SOAK_RATE     ?= 100
+soak:
+	SEMGATE_SOAK=1 SOAK_DURATION=$(SOAK_DURATION) SOAK_RATE=$(SOAK_RATE) $(GO) test -count=1 -timeout 30m -run '^TestSoak$$' -v ./cmd/semgate
 
 bench-overhead: build
 	$(GO) run ./bench overhead
