@@ -60,16 +60,31 @@
 //
 // # Locking
 //
-// Searches take a read lock and run concurrently. Writers (Add, Delete,
-// WriteSnapshot) are serialised by a mutex of their own and do their
-// graph searches and neighbour selection while searches go on; they take
-// the write lock only to publish: copy a vector, overwrite a few link
+// Searches take a read lock and run concurrently. Writers (Add,
+// AddUnbuilt, Delete, Build) are serialised by a mutex of their own and do
+// their graph searches and neighbour selection while searches go on; they
+// take the write lock only to publish: copy a vector, overwrite a few link
 // lists, or swap in arrays they have grown (a grown array is copied before
 // the lock is taken). A search therefore never waits for a whole
 // insertion: at most for the searches already running when a writer asked
 // for the lock (RWMutex lets a waiting writer go first) and then the
-// publication itself, microseconds. No goroutine is started, so there is
-// nothing to close.
+// publication itself, microseconds. WriteSnapshot holds the writers' mutex
+// only to copy the graph (states, levels and links, about 200 bytes a
+// node at M=24); it shares the vectors and ids, which stay as they are
+// because no free slot is reused until the snapshot is written, and
+// encodes and writes outside the lock. No goroutine is started, so there
+// is nothing to close.
+//
+// # Deferred building
+//
+// [Index.AddUnbuilt] stores a vector without linking it (a copy and a map
+// insert), and [Index.Build] links a few stored vectors per call: a cache
+// loading a large partition serves at once and builds the graph from a
+// goroutine of its own. Until every stored vector is linked, searches are
+// exact scans, as while migrating from flat mode, and writes link only
+// themselves (Build does the rest). A snapshot taken meanwhile keeps the
+// graph built so far. [Index.Version] counts changes, so that unchanged
+// graphs are not snapshotted again.
 //
 // # Snapshot format
 //
