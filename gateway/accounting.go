@@ -122,15 +122,20 @@ func (k spendKey) bytes() []byte {
 
 // accountant keeps spend totals in memory for the current day, month and
 // all time, and writes the changed ones to the store at most once per
-// spendFlushInterval and on close. A crash loses at most that interval.
+// spendFlushInterval and on close. A crash loses at most that interval
+// (budgets keep their own synced records: package limits). Writes happen
+// outside mu, in order (fmu).
 type accountant struct {
 	kv  *semcache.KV
 	log *slog.Logger
 	now func() time.Time
 
+	fmu sync.Mutex // one flush at a time, so the last written is the latest
+
 	mu        sync.Mutex
 	totals    map[spendKey]*Totals
 	dirty     map[spendKey]struct{}
+	carry     []semcache.Pair // records to write that are no longer in totals, or failed to
 	lastFlush time.Time
 	day       string
 	month     string
@@ -189,8 +194,8 @@ func (a *accountant) load(period string) error {
 func (a *accountant) record(sp *spend) {
 	now := a.now()
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	if a.closed {
+		a.mu.Unlock()
 		return
 	}
 	if !now.Before(a.dayEnd) {
@@ -204,9 +209,25 @@ func (a *accountant) record(sp *spend) {
 		a.addTo(spendKey{period, dimKey, sp.key}, sp)
 		a.addTo(spendKey{period, dimTenant, sp.tenant}, sp)
 	}
-	if now.Sub(a.lastFlush) >= spendFlushInterval {
-		a.flushLocked(false)
+	due := now.Sub(a.lastFlush) >= spendFlushInterval
+	if due {
+		a.lastFlush = now
 	}
+	a.mu.Unlock()
+	if due {
+		a.flush(false)
+	}
+}
+
+// costIn is a key's or tenant's cost in a period held in memory (the
+// current day or month), in nano-USD: the baseline of its budget.
+func (a *accountant) costIn(dim byte, name, period string) int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if t := a.totals[spendKey{period, dim, name}]; t != nil {
+		return t.CostNano
+	}
+	return 0
 }
 
 func (a *accountant) addTo(k spendKey, sp *spend) {
@@ -219,10 +240,11 @@ func (a *accountant) addTo(k spendKey, sp *spend) {
 	a.dirty[k] = struct{}{}
 }
 
-// rollover starts a new day (and maybe month): past periods are written
-// and dropped from memory.
+// rollover starts a new day (and maybe month): past periods are dropped
+// from memory, their pending records carried to the next flush.
 func (a *accountant) rollover(now time.Time) {
-	a.flushLocked(false)
+	a.carry = a.pendingLocked()
+	a.lastFlush = time.Time{} // flush at the end of this record
 	a.setPeriods(now)
 	for k := range a.totals {
 		if k.period != periodTotal && k.period != a.day && k.period != a.month {
@@ -231,32 +253,48 @@ func (a *accountant) rollover(now time.Time) {
 	}
 }
 
-func (a *accountant) flushLocked(sync bool) {
-	a.lastFlush = a.now()
-	if len(a.dirty) == 0 {
-		return
-	}
-	pairs := make([]semcache.Pair, 0, len(a.dirty))
+// pendingLocked returns the records to write, carried ones first (a
+// later one for the same key wins in the batch), and marks all clean.
+func (a *accountant) pendingLocked() []semcache.Pair {
+	pairs := a.carry
+	a.carry = nil
 	for k := range a.dirty {
 		v, _ := json.Marshal(a.totals[k])
 		pairs = append(pairs, semcache.Pair{Key: k.bytes(), Value: v})
 	}
-	if err := a.kv.SetMany(pairs, sync); err != nil {
-		a.log.Warn("accounting: writing spend totals failed; will retry", "error", err)
+	clear(a.dirty)
+	return pairs
+}
+
+// flush writes the pending records, outside mu; failed ones are carried
+// to the next flush.
+func (a *accountant) flush(sync bool) {
+	a.fmu.Lock()
+	defer a.fmu.Unlock()
+	a.mu.Lock()
+	pairs := a.pendingLocked()
+	a.mu.Unlock()
+	if len(pairs) == 0 {
 		return
 	}
-	clear(a.dirty)
+	if err := a.kv.SetMany(pairs, sync); err != nil {
+		a.log.Warn("accounting: writing spend totals failed; will retry", "error", err)
+		a.mu.Lock()
+		a.carry = append(pairs, a.carry...)
+		a.mu.Unlock()
+	}
 }
 
 // close writes every pending total, durably. Later records are dropped.
 func (a *accountant) close() {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	if a.closed {
+		a.mu.Unlock()
 		return
 	}
-	a.flushLocked(true)
 	a.closed = true
+	a.mu.Unlock()
+	a.flush(true)
 }
 
 // errBadPeriod: a usage query named a period that is not total, day,
@@ -312,9 +350,7 @@ func view(t *Totals) totalsView {
 // report returns a period's totals, read back from the store after
 // writing the pending ones.
 func (a *accountant) report(period string) (*usageReport, error) {
-	a.mu.Lock()
-	a.flushLocked(false)
-	a.mu.Unlock()
+	a.flush(false)
 	r := &usageReport{Period: period, Models: map[string]totalsView{}, Deployments: map[string]totalsView{},
 		Keys: map[string]totalsView{}, Tenants: map[string]totalsView{}}
 	byDim := map[byte]map[string]totalsView{dimModel: r.Models, dimDeployment: r.Deployments, dimKey: r.Keys, dimTenant: r.Tenants}

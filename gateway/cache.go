@@ -238,5 +238,6 @@ func (s *Server) serveHit(w http.ResponseWriter, ex *exchange, e *semcache.Entry
 	s.cache.Hit(e, result == cacheHitSemantic)
 	ex.cacheHit = true
 	ex.savedUSD = e.CostUSD
+	ex.lim.hitTokens = e.PromptTokens + e.CompletionTokens
 	return s.writeAnswer(w, ex, storedAnswer{kind: e.Kind, stream: e.Stream, body: e.Body})
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/semgate/semgate/embed"
 	"github.com/semgate/semgate/gateway/auth"
+	"github.com/semgate/semgate/gateway/limits"
 	"github.com/semgate/semgate/providers"
 	"github.com/semgate/semgate/providers/mock"
 	"github.com/semgate/semgate/providers/route"
@@ -47,6 +48,9 @@ type Config struct {
 	// Auth is access control: whether API requests need a virtual key, and
 	// the admin API's token.
 	Auth auth.Options `yaml:"auth"`
+	// Limits are rate limits and budgets beyond each key's own: per
+	// tenant, per model alias, per client IP (package limits).
+	Limits limits.Options `yaml:"limits"`
 }
 
 // ServerOptions configures the HTTP server.
@@ -443,6 +447,7 @@ func (c *Config) Validate() error {
 	if len(c.Models) == 0 {
 		ps.add("models", "at least one model is required")
 	}
+	c.validateLimits(&ps, aliases)
 	if len(ps) == 0 {
 		return nil
 	}

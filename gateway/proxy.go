@@ -40,6 +40,8 @@ type exchange struct {
 	outText      []byte        // streamed answer text, to count when no usage came
 	costNano     int64         // the relayed answer's cost
 	savedUSD     float64       // a cache hit's saved cost (set by serveHit)
+
+	lim limitUse // rate limits taken and budget held (limits.go)
 }
 
 // endpoint returns the handler for one OpenAI endpoint.
@@ -87,6 +89,10 @@ func (s *Server) serveExchange(w http.ResponseWriter, r *http.Request, ex *excha
 	if err != nil {
 		return err
 	}
+	if err := s.limitRequest(w, r, ex, model); err != nil {
+		return err
+	}
+	defer s.settleLimits(ex)
 	if s.cache != nil && ex.ep != providers.EndpointEmbeddings {
 		// A hit costs nothing; forward replaces this for a miss.
 		w.Header().Set(headerCost, "0")

@@ -114,6 +114,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, ex *exchange, m
 	if c := s.routing.tiers[model]; c != nil {
 		c[plan.Tier].Inc()
 	}
+	if err := s.limitUpstream(w, ex, plan, f); err != nil {
+		return err
+	}
 	// A stream the client did not ask usage for: semgate asks for it to
 	// price the stream (where the provider accepts that), and relayStream
 	// strips it again.

@@ -41,6 +41,7 @@ type Server struct {
 
 	routing *routing // cost-aware routing and spend totals (routing.go)
 	acl     access   // keys, the admin guard, tenancy (auth.go)
+	quota   *quota   // rate limits and budgets (limits.go)
 
 	streamUsage map[string]*streamUsage // by provider name (streamusage.go)
 
@@ -107,6 +108,13 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	if err := s.openCache(); err != nil {
+		store.Close()
+		return nil, err
+	}
+	if err := s.openQuota(); err != nil {
+		if s.cache != nil {
+			s.cache.Close()
+		}
 		store.Close()
 		return nil, err
 	}
@@ -240,6 +248,7 @@ func (s *Server) Close() error {
 	if s.cache != nil {
 		s.cache.Close()
 	}
+	s.quota.close()
 	s.routing.close()
 	return s.store.Close()
 }

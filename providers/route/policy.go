@@ -457,6 +457,32 @@ type Plan struct {
 	attempts int
 }
 
+// Keep narrows the plan, before its first attempt, to the members keep
+// accepts, in their order (the gateway's budgets keep only the cheapest
+// deployment for a request its budget no longer covers otherwise). It
+// changes nothing and reports false when keep accepts none, or an attempt
+// already began.
+func (pl *Plan) Keep(keep func(*Member) bool) bool {
+	if pl.attempts > 0 {
+		return false
+	}
+	var kept []*Member
+	for _, m := range pl.order {
+		if keep(m) {
+			kept = append(kept, m)
+		}
+	}
+	if len(kept) == 0 {
+		return false
+	}
+	if len(kept) < len(pl.order) {
+		pl.Reason += "; narrowed to " + strconv.Itoa(len(kept)) + " of " + strconv.Itoa(len(pl.order)) + " by budget"
+	}
+	pl.order, pl.tries, pl.lastTry = kept, pl.tries[:len(kept)], pl.lastTry[:len(kept)]
+	pl.pos, pl.skipped = 0, 0
+	return true
+}
+
 // Attempts returns how many attempts began.
 func (pl *Plan) Attempts() int { return pl.attempts }
 
