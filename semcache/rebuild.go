@@ -44,9 +44,10 @@ import (
 // Work sizes of the background goroutines: each step holds a lock for
 // about a millisecond or less.
 const (
-	buildStep      = 2    // graph insertions per Build call
-	reconcileChunk = 4096 // IDs checked per cache lock
-	wordsChunk     = 256  // word-key records added per cache lock
+	buildStep        = 2    // graph insertions per Build call
+	reconcileChunk   = 4096 // IDs checked per cache lock
+	reconcileDeletes = 64   // and at most so many deleted (a delete may repair links)
+	wordsChunk       = 256  // word-key records added per cache lock
 )
 
 // rebuild is the Cache's state for loading and building its indexes and
@@ -289,22 +290,25 @@ func (c *Cache) reconcile(part ID, idx Index) {
 	}
 	ids := en.IDs()
 	for len(ids) > 0 {
-		n := min(len(ids), reconcileChunk)
 		c.mu.Lock()
 		if c.parts[part] != idx {
 			c.mu.Unlock()
 			return // flushed meanwhile
 		}
-		for _, id := range ids[:n] {
+		checked, deleted := 0, 0
+		for checked < len(ids) && checked < reconcileChunk && deleted < reconcileDeletes {
+			id := ids[checked]
+			checked++
 			if m := c.metas[id]; m == nil || m.partition != part || m.embedder != c.embedder {
 				idx.Delete(id)
+				deleted++
 			}
 		}
 		if s, ok := idx.(Sizer); ok && s.Len() == 0 {
 			delete(c.parts, part)
 		}
 		c.mu.Unlock()
-		ids = ids[n:]
+		ids = ids[checked:]
 	}
 }
 

@@ -149,14 +149,14 @@ func (c *Cache) readSnapshot(path string) (Index, error) {
 // SnapshotInterval (see snapshotter). It writes nothing while the indexes
 // are still loading (see CacheConfig.BackgroundLoad): they are incomplete,
 // and the snapshots on disk still hold what they would lose.
-func (c *Cache) WriteSnapshots() error { return c.writeSnapshots(1) }
+func (c *Cache) WriteSnapshots() error { return c.writeSnapshots(1, false) }
 
 // writeSnapshots writes the snapshots of partitions that changed by at
 // least minChanges since their last one (always, for indexes that do not
 // count their changes). An index's WriteSnapshot holds its writers only to
 // copy it; no cache lock is held meanwhile. Snapshot writes are
-// serialised.
-func (c *Cache) writeSnapshots(minChanges uint64) error {
+// serialised. A periodic run gives up at Close, which writes the rest.
+func (c *Cache) writeSnapshots(minChanges uint64, periodic bool) error {
 	if c.snapDir == "" || c.embedder == "" || !c.rb.loadedOK.Load() {
 		return nil
 	}
@@ -176,6 +176,9 @@ func (c *Cache) writeSnapshots(minChanges uint64) error {
 	written := 0
 	var errs []error
 	for part, idx := range parts {
+		if periodic && c.stopping() {
+			return nil // Close writes what is left (and keeps the files not visited)
+		}
 		s, ok := idx.(Snapshotter)
 		if !ok {
 			continue
@@ -249,7 +252,7 @@ func (c *Cache) snapshotter(every time.Duration, minChanges uint64) {
 		case <-tick:
 		case <-c.rb.built:
 		}
-		if err := c.writeSnapshots(minChanges); err != nil {
+		if err := c.writeSnapshots(minChanges, true); err != nil {
 			c.log.Warn("cache: writing index snapshots failed", "error", err)
 		}
 	}

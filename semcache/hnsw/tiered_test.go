@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/semgate/semgate/semcache"
 	"github.com/semgate/semgate/semcache/hnsw"
@@ -82,12 +83,18 @@ func TestOptionsValidate(t *testing.T) {
 	if err := zero.Validate(); err != nil {
 		t.Fatalf("zero options: %v", err)
 	}
-	bad := hnsw.Options{M: 1, EfConstruction: -1, EfSearch: 5000, FlatLimit: -2, RebuildFraction: 1}
+	for _, ok := range []hnsw.Options{{SnapshotInterval: -1}, {SnapshotInterval: time.Second, SnapshotMinChanges: 1}} {
+		if err := ok.Validate(); err != nil {
+			t.Fatalf("%+v: %v", ok, err)
+		}
+	}
+	bad := hnsw.Options{M: 1, EfConstruction: -1, EfSearch: 5000, FlatLimit: -2, RebuildFraction: 1,
+		SnapshotInterval: 10 * time.Millisecond, SnapshotMinChanges: -1}
 	err := bad.Validate()
 	if !errors.Is(err, hnsw.ErrInvalidOptions) {
 		t.Fatalf("got %v", err)
 	}
-	for _, f := range []string{"m:", "ef_construction", "ef_search", "flat_limit", "rebuild_fraction"} {
+	for _, f := range []string{"m:", "ef_construction", "ef_search", "flat_limit", "rebuild_fraction", "snapshot_interval", "snapshot_min_changes"} {
 		if !strings.Contains(err.Error(), f) {
 			t.Errorf("%q not reported in %v", f, err)
 		}
