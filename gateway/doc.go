@@ -8,9 +8,11 @@
 // tenant, or 401), then (see serveExchange) read the body (415, 413),
 // decode and validate the fields semgate needs (400 naming the field in
 // "param"), resolve the model alias (404 listing the ones the key may use,
-// 403 for one it may not), the cache (partitioned by tenant: tenancy.go),
-// forward to the alias's deployments in order, falling back while
-// nothing has reached the client, and relay the answer: JSON whole, or
+// 403 for one it may not), the limits step (rate limits, 429: limits.go),
+// the cache (partitioned by tenant: tenancy.go), forward to the alias's
+// deployments in order (the prompt's tokens and the budget reservation
+// taken before the first upstream call, settled when the exchange ends),
+// falling back while nothing has reached the client, and relay the answer: JSON whole, or
 // Server-Sent Events flushed per event. The client's JSON bytes are
 // forwarded with only "model" rewritten, so fields semgate does not know
 // reach the upstream untouched, and upstream fields reach the client
