@@ -112,7 +112,7 @@
 // extended thinking have no chat equivalent: [MessagesOptions] says
 // whether to refuse them (the default, so the caller can use an Anthropic
 // upstream), pass them on (top_k as an extra field, thinking as
-// reasoning_effort) or drop them. service_tier is ignored. Server and
+// reasoning_effort) or drop them. service_tier and a top-level cache_control are ignored. Server and
 // client tools, container, mcp_servers, context_management, output_config
 // and file sources are refused.
 //

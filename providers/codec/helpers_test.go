@@ -128,3 +128,5 @@ func asError(t testing.TB, err error) *Error {
 	}
 	return e
 }
+
+func asAs(err error, target any) bool { return err != nil && errors.As(err, target) }

@@ -60,7 +60,8 @@ type MessagesRequest struct {
 
 var messagesFields = set("model", "messages", "max_tokens", "system", "stop_sequences",
 	"temperature", "top_p", "top_k", "tools", "tool_choice", "metadata", "stream", "thinking",
-	"service_tier", "container", "mcp_servers", "context_management", "output_config", "output_format")
+	"service_tier", "container", "mcp_servers", "context_management", "output_config", "output_format",
+	"cache_control")
 
 // ParseMessages validates a Messages API request body. A malformed body
 // (including a missing max_tokens) gives an *Error wrapping ErrInvalid;
@@ -156,6 +157,11 @@ func (r *MessagesRequest) parse(needMax bool) *Error {
 		}
 	}
 	if _, _, err := o.str("service_tier"); err != nil {
+		return err
+	}
+	// A top-level cache_control asks Anthropic to cache the prompt: a hint
+	// with no chat counterpart, ignored like the per-block ones.
+	if _, _, err := o.object("cache_control"); err != nil {
 		return err
 	}
 	for _, k := range [...]string{"container", "mcp_servers", "context_management", "output_config", "output_format"} {
