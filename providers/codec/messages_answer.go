@@ -84,6 +84,8 @@ func (r *MessagesRequest) NewStream(opt AnswerOptions) *MessagesStream {
 // chunk that cannot be understood, or an error object the upstream sent
 // mid-stream, ends the stream: the returned bytes then hold an error
 // event, and err says what happened.
+//
+// The returned slice is reused: write it before the next call.
 func (s *MessagesStream) Feed(data []byte) ([]byte, error) {
 	s.out = s.out[:0]
 	err := s.core.feed(data)

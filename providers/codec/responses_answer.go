@@ -110,6 +110,8 @@ func (r *ResponsesRequest) NewStream(opt AnswerOptions) *ResponsesStream {
 // response.incomplete). A chunk that cannot be understood, or an error
 // object the upstream sent mid-stream, ends the stream: the returned bytes
 // then hold response.failed, and err says what happened.
+//
+// The returned slice is reused: write it before the next call.
 func (s *ResponsesStream) Feed(data []byte) ([]byte, error) {
 	s.out = s.out[:0]
 	err := s.core.feed(data)
