@@ -348,7 +348,7 @@ func (s *Server) settleLimits(ex *exchange) {
 		used := -1
 		switch {
 		case ex.cacheHit:
-			if q.opts.CacheHitTokens {
+			if q.opts.CacheHitTokens && u.hitTokens > 0 { // a coalesced answer's usage is unknown: keep the prompt's
 				used = u.hitTokens
 			}
 		case ex.usage.known:
@@ -419,15 +419,29 @@ var rateHeaderNames = [2][3]string{
 	{"X-Ratelimit-Limit-Tokens", "X-Ratelimit-Remaining-Tokens", "X-Ratelimit-Reset-Tokens"},
 }
 
+// set writes the headers: their names are canonical already, so they go
+// straight into the map, all values in one allocation.
 func (h *rateHeaders) set(hdr http.Header) {
+	n := 0
+	for i := range h.ok {
+		if h.ok[i] {
+			n += 3
+		}
+	}
+	if n == 0 {
+		return
+	}
+	vals := make([]string, 0, n)
 	for i := range h.d {
 		if !h.ok[i] {
 			continue
 		}
 		d := &h.d[i]
-		hdr.Set(rateHeaderNames[i][0], strconv.Itoa(d.Limit))
-		hdr.Set(rateHeaderNames[i][1], strconv.Itoa(d.Remaining))
-		hdr.Set(rateHeaderNames[i][2], formatReset(d.Reset))
+		vals = append(vals, strconv.Itoa(d.Limit), strconv.Itoa(d.Remaining), formatReset(d.Reset))
+		j := len(vals) - 3
+		for k, name := range rateHeaderNames[i] {
+			hdr[name] = vals[j+k : j+k+1 : j+k+1]
+		}
 	}
 }
 

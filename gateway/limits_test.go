@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -389,4 +390,45 @@ func TestLimitsConfig(t *testing.T) {
 			t.Errorf("missing %q in %v", want, err)
 		}
 	}
+}
+
+// BenchmarkLimitStep is the limits step's whole cost for a request of a
+// key with request and token limits, in a tenant with a request limit:
+// limitRequest (allowances, x-ratelimit-* headers) and settleLimits.
+func BenchmarkLimitStep(b *testing.B) {
+	cfg, err := ParseConfig([]byte(limitsConfig("limits:\n  tenants:\n    \"*\": {requests_per_minute: 1000000000}\n")), func(string) (string, bool) { return "", false })
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.Storage.Dir = b.TempDir()
+	s, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	k, _, err := s.acl.keys.Create(auth.Spec{RateLimit: auth.RateLimit{RequestsPerMinute: 1 << 30, TokensPerMinute: 1 << 30}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	model, _ := s.router.Lookup("m")
+	p := &auth.Principal{Tenant: k.Tenant, Key: k}
+	r := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", nil)
+	req := &request{model: "m", body: []byte(chatBody("hi"))}
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	var ru0, ru1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	n := 0
+	for b.Loop() {
+		ex := exchange{ep: 0, who: caller{p: p}, req: req}
+		if err := s.limitRequest(w, r, &ex, model); err != nil {
+			b.Fatal(err)
+		}
+		s.settleLimits(&ex)
+		n++
+	}
+	// CPU time per op: on a shared machine wall time includes waiting for a core.
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu := ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()
+	b.ReportMetric(float64(cpu)/float64(max(n, 1)), "cpu-ns/op")
 }
