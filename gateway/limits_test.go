@@ -239,6 +239,13 @@ func TestBudgetConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	b := ts.quota.budgetsOf(&auth.Principal{Tenant: k.Tenant, Key: k})
+	// A JSON answer can reach its client before its handler settles.
+	got, reserved, _ := ts.quota.budgets.Status(context.Background(), b[0], time.Now())
+	for deadline := time.Now().Add(5 * time.Second); reserved != 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		got, reserved, _ = ts.quota.budgets.Status(context.Background(), b[0], time.Now())
+	}
 	spent := float64(ts.routing.acct.costIn(dimKey, k.ID, limits.PeriodOf(limits.PeriodDay, time.Now()))) / 1e9
 	t.Logf("served %d, refused %d (%d while requests were in flight), spent $%.6f of $0.03, largest answer $%.6f", served, quota, retryable, spent, maxCost)
 	if served == 0 || quota == 0 || served+quota != 50 {
@@ -247,8 +254,6 @@ func TestBudgetConcurrent(t *testing.T) {
 	if spent > 0.03+maxCost+1e-9 {
 		t.Fatalf("spent $%.6f on a $0.03 budget (largest answer $%.6f)", spent, maxCost)
 	}
-	b := ts.quota.budgetsOf(&auth.Principal{Tenant: k.Tenant, Key: k})
-	got, reserved, _ := ts.quota.budgets.Status(context.Background(), b[0], time.Now())
 	if reserved != 0 || float64(got)/1e9 != spent {
 		t.Fatalf("budget spent %d reserved %d, accounting $%f", got, reserved, spent)
 	}
@@ -431,4 +436,22 @@ func BenchmarkLimitStep(b *testing.B) {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 	cpu := ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()
 	b.ReportMetric(float64(cpu)/float64(max(n, 1)), "cpu-ns/op")
+}
+
+// TestBudgetStream: a streamed answer settles its real cost, priced from
+// the stream's usage, and carries the rate-limit headers.
+func TestBudgetStream(t *testing.T) {
+	ts := newTestServer(t, limitsConfig("cache:\n  disabled: true\n"), nil)
+	k, sk := newKey(t, ts, auth.Spec{Budget: auth.Budget{MaxUSD: 1}, RateLimit: auth.RateLimit{RequestsPerMinute: 10, TokensPerMinute: 10000}})
+	resp, out := chat(t, ts, chatBody("stream this", `"stream":true`), bearer(sk)...)
+	if resp.StatusCode != 200 || !strings.Contains(out, "data: [DONE]") || resp.Header.Get("X-Ratelimit-Remaining-Requests") != "9" ||
+		resp.Header.Get("X-Ratelimit-Limit-Tokens") != "10000" {
+		t.Fatalf("%d %v %s", resp.StatusCode, resp.Header, out)
+	}
+	b := ts.quota.budgetsOf(&auth.Principal{Tenant: k.Tenant, Key: k})
+	spent, reserved, _ := ts.quota.budgets.Status(context.Background(), b[0], time.Now())
+	acct := ts.routing.acct.costIn(dimKey, k.ID, limits.PeriodOf(limits.PeriodMonth, time.Now()))
+	if spent == 0 || spent != acct || reserved != 0 {
+		t.Fatalf("spent %d reserved %d, accounting %d", spent, reserved, acct)
+	}
 }
