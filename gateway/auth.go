@@ -121,6 +121,9 @@ func newAuthMetrics(set *metrics.Set) *authMetrics {
 // as the default tenant.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.clusterRefuses(w) {
+			return
+		}
 		key, ok := credentials(r.Header)
 		var err error
 		switch {

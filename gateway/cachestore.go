@@ -29,7 +29,7 @@ func (s *Server) storeAnswer(ctx context.Context, ex *exchange, lk *cacheLookup,
 	}
 	e := &semcache.Entry{
 		ID: lk.id, Partition: lk.part, Kind: ex.ep.String(), Model: ex.req.model, Namespace: lk.policy.namespace,
-		Tenant: s.cacheTenant(ex),
+		Tenant:   s.cacheTenant(ex),
 		Provider: ex.dep.ProviderName, UpstreamModel: ex.dep.Model, Prompt: lk.key.Prompt,
 		Body: a.body, Stream: a.stream, Convertible: a.convertible,
 		PromptTokens: int(a.usage.Get("prompt_tokens").Int()), CompletionTokens: int(a.usage.Get("completion_tokens").Int()),
@@ -42,6 +42,9 @@ func (s *Server) storeAnswer(ctx context.Context, ex *exchange, lk *cacheLookup,
 		return
 	}
 	s.cacheMetrics.stored.Inc()
+	if s.cluster != nil {
+		s.cluster.PublishFill(e, lk.vec)
+	}
 }
 
 // answerToStore is a flight's answer in its stored form.

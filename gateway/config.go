@@ -13,6 +13,7 @@ import (
 
 	"github.com/semgate/semgate/embed"
 	"github.com/semgate/semgate/gateway/auth"
+	"github.com/semgate/semgate/gateway/cluster"
 	"github.com/semgate/semgate/gateway/limits"
 	"github.com/semgate/semgate/providers"
 	"github.com/semgate/semgate/providers/mock"
@@ -48,6 +49,9 @@ type Config struct {
 	// Auth is access control: whether API requests need a virtual key, and
 	// the admin API's token.
 	Auth auth.Options `yaml:"auth"`
+	// Cluster is cluster mode: replicas sharing keys and cache fills
+	// through Redis (package cluster). Off without redis_url.
+	Cluster cluster.Options `yaml:"cluster"`
 	// Limits are rate limits and budgets beyond each key's own: per
 	// tenant, per model alias, per client IP (package limits).
 	Limits limits.Options `yaml:"limits"`
@@ -396,6 +400,7 @@ func (c *Config) Validate() error {
 	ps.addErr("index", c.Index.Validate())
 	ps.addErr("routing", c.Routing.Validate())
 	ps.addErr("auth", c.Auth.Validate())
+	ps.addErr("cluster", c.Cluster.Validate())
 
 	names := map[string]int{}
 	for i := range c.Providers {

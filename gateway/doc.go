@@ -25,6 +25,14 @@
 // admin token or, without one, loopback clients naming a loopback host
 // (adminGuard).
 //
+// # Cluster mode
+//
+// With cluster.redis_url set, replicas share keys and cache fills through
+// Redis (package cluster, wired in clustermode.go): the auth store reports
+// its changes and applies the other replicas', storeAnswer publishes each
+// fill, and with cluster.on_unreachable "closed" the auth step and /readyz
+// answer 503 while Redis is unreachable.
+//
 // # Errors
 //
 // Every error the client sees is OpenAI-shaped,

@@ -19,6 +19,11 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte(`{"status":"shutting down"}`))
 		return
 	}
+	if s.cluster != nil && !s.cluster.Serving() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"status":"cluster unavailable","cluster":"redis unreachable (on_unreachable: closed)"}`))
+		return
+	}
 	if err := s.store.Ping(); err != nil {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		w.Write(appendJSONString([]byte(`{"status":"storage unavailable","error":`), err.Error()))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/semgate/semgate/embed"
+	"github.com/semgate/semgate/gateway/cluster"
 	"github.com/semgate/semgate/providers"
 	"github.com/semgate/semgate/semcache"
 	"github.com/semgate/semgate/semcache/verify"
@@ -42,6 +43,8 @@ type Server struct {
 	routing *routing // cost-aware routing and spend totals (routing.go)
 	acl     access   // keys, the admin guard, tenancy (auth.go)
 	quota   *quota   // rate limits and budgets (limits.go)
+
+	cluster *cluster.Cluster // nil unless cluster.redis_url is set (clustermode.go)
 
 	streamUsage map[string]*streamUsage // by provider name (streamusage.go)
 
@@ -108,6 +111,13 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	if err := s.openCache(); err != nil {
+		store.Close()
+		return nil, err
+	}
+	if err := s.openCluster(); err != nil {
+		if s.cache != nil {
+			s.cache.Close()
+		}
 		store.Close()
 		return nil, err
 	}
@@ -245,6 +255,7 @@ func (s *Server) Close() error {
 	if n := s.handlers.close(wait); n > 0 {
 		s.log.Error("closing storage under running handlers", "handlers", n, "waited", wait.String())
 	}
+	s.closeCluster()
 	if s.cache != nil {
 		s.cache.Close()
 	}

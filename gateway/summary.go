@@ -3,6 +3,8 @@ package gateway
 import (
 	"strconv"
 	"strings"
+
+	"github.com/semgate/semgate/gateway/cluster"
 )
 
 // Summary describes a loaded configuration in a few lines for
@@ -55,6 +57,9 @@ func Summary(cfg *Config) []string {
 		auth += "; admin API: loopback clients only (no admin_token)"
 	}
 	lines = append(lines, auth)
+	if c := &cfg.Cluster; c.Enabled() {
+		lines = append(lines, cluster.Summary(c))
+	}
 	if len(cfg.Cache.Share) > 0 || cfg.Cache.PartitionByUser {
 		lines = append(lines, "cache: "+strconv.Itoa(len(cfg.Cache.Share))+" share group(s), partition_by_user "+strconv.FormatBool(cfg.Cache.PartitionByUser))
 	}

@@ -17,6 +17,11 @@ const TableSpend = 's'
 // never reads, writes or flushes it.
 const TableKeys = 'k'
 
+// TableCluster is the key table reserved for cluster mode (package
+// gateway/cluster): this replica's id and its position in the shared
+// stream of cache fills. The cache never reads, writes or flushes it.
+const TableCluster = 'c'
+
 // ErrTable: a KV table byte that the cache itself uses, or 0.
 var ErrTable = errors.New("semcache: reserved table")
 

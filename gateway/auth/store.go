@@ -58,6 +58,8 @@ type Store struct {
 	byHash  map[[32]byte]*Key
 	byID    map[string]*Key
 	skipped int
+
+	onChange func(Record) // replication (replica.go); nil when standalone
 }
 
 // Open loads every key record from t.
@@ -215,6 +217,9 @@ func (s *Store) put(k *Key) error {
 	s.byHash[k.hash] = k
 	s.byID[k.ID] = k
 	s.mu.Unlock()
+	if s.onChange != nil {
+		s.onChange(k.record())
+	}
 	return nil
 }
 
