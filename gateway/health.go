@@ -32,3 +32,16 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	}
 	w.Write([]byte(`{"status":"ready","storage":"open","config":"loaded"}`))
 }
+
+// closeWhenDraining asks clients to close their connection after each
+// response once shutdown has begun, so that during the drain delay a
+// keep-alive connection is never closed under a request the client is
+// already sending on it (what turning keep-alives off does to idle ones).
+func (s *Server) closeWhenDraining(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.shuttingDown.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
+}

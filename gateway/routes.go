@@ -34,7 +34,7 @@ func (s *Server) routes() http.Handler {
 // first: its request id, discarding an unread body (linger), the count of
 // running handlers (track), and panic recovery.
 func (s *Server) middleware(h http.Handler) http.Handler {
-	return withRequestID(linger(s.track(s.recoverer(h))))
+	return withRequestID(s.closeWhenDraining(linger(s.track(s.recoverer(h)))))
 }
 
 // withRequestID gives every response an x-request-id, echoing the client's.

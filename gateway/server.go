@@ -220,7 +220,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.shuttingDown.Store(true)
 	if d := o.drainDelay(); d > 0 {
 		s.log.Info("draining: /readyz answers 503 until the listener closes", "drain_delay", d.String())
-		srv.SetKeepAlivesEnabled(false)
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
