@@ -26,6 +26,7 @@ var (
 	_ semcache.Enumerator  = partitionIndex{}
 	_ semcache.Builder     = partitionIndex{}
 	_ semcache.Versioned   = partitionIndex{}
+	_ semcache.Reserver    = partitionIndex{}
 )
 
 // backgroundLoad is the number of cache entries past which the gateway

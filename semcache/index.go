@@ -56,6 +56,12 @@ type Builder interface {
 	Built() bool
 }
 
+// Reserver is implemented by indexes that can make room for n vectors in
+// all ahead of time; the cache calls it before loading a partition.
+type Reserver interface {
+	Reserve(n int)
+}
+
 // Versioned is implemented by indexes that count their changes; the cache
 // writes a partition's snapshot again only once it has changed by
 // SnapshotMinChanges.

@@ -214,6 +214,12 @@ func addUnbuilt(idx Index, id ID, vec []float32) {
 // The store scan visits the partitions one after the other.
 func (c *Cache) loadVectors(open map[ID]*meta, rep *loadRepairs) error {
 	files := c.snapshotFiles()
+	sizes := map[ID]int{} // vectors per partition, to size the indexes
+	for _, m := range open {
+		if m.embedder == c.embedder {
+			sizes[m.partition]++
+		}
+	}
 	var (
 		cur  ID
 		idx  Index
@@ -233,6 +239,9 @@ func (c *Cache) loadVectors(open map[ID]*meta, rep *loadRepairs) error {
 			}
 			if idx == nil {
 				idx = c.newIndex(c.dim)
+			}
+			if r, ok := idx.(Reserver); ok {
+				r.Reserve(sizes[part])
 			}
 		}
 		if m := open[id]; m == nil || m.partition != part || m.embedder != c.embedder {
@@ -457,6 +466,11 @@ func (c *Cache) wakeBuilder() {
 // until Close.
 func (c *Cache) builder() {
 	defer c.rb.wg.Done()
+	select { // the semantic tier first: loading it is cheaper and serves more
+	case <-c.stop:
+		return
+	case <-c.rb.loaded:
+	}
 	for {
 		select {
 		case <-c.stop:

@@ -79,6 +79,42 @@ func (x *Index) Built() bool {
 	return false
 }
 
+// Reserve makes room for n nodes in all (semcache.Reserver), so that
+// storing that many vectors copies no array: growing a large index one
+// vector at a time copies its arrays over and over (its vectors alone are
+// 2 GB at 1M vectors of 512 dimensions).
+func (x *Index) Reserve(n int) {
+	x.wmu.Lock()
+	defer x.wmu.Unlock()
+	k := n - len(x.state)
+	if k <= 0 {
+		return
+	}
+	vecs, ids, state := reserve(x.vecs, k*x.dim), reserve(x.ids, k), reserve(x.state, k)
+	level, uoff := reserve(x.level, k), reserve(x.upperOff, k)
+	var l0 []uint32
+	if x.links0 != nil {
+		l0 = reserve(x.links0, k*x.stride)
+	}
+	x.mu.Lock()
+	x.vecs, x.ids, x.state, x.level, x.upperOff = vecs, ids, state, level, uoff
+	if l0 != nil {
+		x.links0 = l0
+	}
+	x.mu.Unlock()
+}
+
+// reserve returns s with room for exactly n more elements (or s, if it
+// has it), copied outside mu like grow's.
+func reserve[T any](s []T, n int) []T {
+	if cap(s)-len(s) >= n {
+		return s
+	}
+	t := make([]T, len(s), len(s)+n)
+	copy(t, s)
+	return t
+}
+
 // Version counts the index's changes: vectors added and deleted, and
 // nodes linked by Build. The cache snapshots a partition again once it has
 // changed enough.
