@@ -23,6 +23,7 @@ type exchange struct {
 	start       time.Time
 	who         caller // the principal and end user (auth.go, tenancy.go)
 	req         *request
+	body        []byte // the body a front read and translated (serveEndpoint); nil: read it
 	dep         *providers.Deployment
 	attempts    int
 	status      int
@@ -46,39 +47,50 @@ type exchange struct {
 
 // endpoint returns the handler for one OpenAI endpoint.
 func (s *Server) endpoint(ep providers.Endpoint) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.admit() {
-			ae := errOverloaded(s.maxInFlight)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveEndpoint(w, r, ep, nil) })
+}
+
+// serveEndpoint runs one request through the pipeline for ep. body, when
+// not nil, is the request body already read: the Chat Completions body a
+// front (front.go: /v1/responses, /v1/messages) translated its API's
+// request into, run exactly as if a client had sent it.
+func (s *Server) serveEndpoint(w http.ResponseWriter, r *http.Request, ep providers.Endpoint, body []byte) {
+	if !s.admit() {
+		ae := errOverloaded(s.maxInFlight)
+		w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
+		writeError(w, ae)
+		return
+	}
+	defer s.leave()
+	ex := exchange{ep: ep, id: w.Header().Get(headerRequestID), start: time.Now(), who: s.callerOf(r), body: body}
+	err := s.serveExchange(w, r, &ex)
+	switch {
+	case err == nil:
+	case errors.Is(err, errClientGone) || (r.Context().Err() != nil && !ex.wroteHeader && ex.req != nil):
+		// Once the request is read, a cancelled context means the
+		// client left; before, net/http cancels it on a body read
+		// error too (a 408 or 400 from readBody), which is answered.
+		ex.status = 499 // nginx's "client closed request", for logs and metrics only
+	case !ex.wroteHeader:
+		ae := toAPIError(err)
+		if ae.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
-			writeError(w, ae)
-			return
 		}
-		defer s.leave()
-		ex := exchange{ep: ep, id: w.Header().Get(headerRequestID), start: time.Now(), who: s.callerOf(r)}
-		err := s.serveExchange(w, r, &ex)
-		switch {
-		case err == nil:
-		case errors.Is(err, errClientGone) || (r.Context().Err() != nil && !ex.wroteHeader):
-			ex.status = 499 // nginx's "client closed request", for logs and metrics only
-		case !ex.wroteHeader:
-			ae := toAPIError(err)
-			if ae.RetryAfter > 0 {
-				w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
-			}
-			writeError(w, ae)
-			ex.status = ae.Status
-		}
-		s.finish(w, r, &ex, err)
-	})
+		writeError(w, ae)
+		ex.status = ae.Status
+	}
+	s.finish(w, r, &ex, err)
 }
 
 // serveExchange runs the pipeline's steps (after authenticate): read,
 // decode and validate, resolve the model the key may use, forward with
 // fallback and relay.
 func (s *Server) serveExchange(w http.ResponseWriter, r *http.Request, ex *exchange) error {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		return err
+	body, err := ex.body, error(nil)
+	if body == nil {
+		if body, err = s.readBody(w, r); err != nil {
+			return err
+		}
 	}
 	req, err := decodeRequest(ex.ep, body)
 	if err != nil {

@@ -20,6 +20,12 @@ func (s *Server) routes() http.Handler {
 	r.Handle("/v1/chat/completions", s.authenticate(s.endpoint(providers.EndpointChat))).Methods(http.MethodPost)
 	r.Handle("/v1/completions", s.authenticate(s.endpoint(providers.EndpointCompletions))).Methods(http.MethodPost)
 	r.Handle("/v1/embeddings", s.authenticate(s.endpoint(providers.EndpointEmbeddings))).Methods(http.MethodPost)
+	// The Responses and Messages APIs, translated to chat (front.go).
+	r.Handle("/v1/responses", s.serveFront(apiResponses, s.createResponse)).Methods(http.MethodPost)
+	r.Handle("/v1/responses/{id}", s.serveFront(apiResponses, s.getResponse)).Methods(http.MethodGet)
+	r.Handle("/v1/responses/{id}", s.serveFront(apiResponses, s.deleteResponse)).Methods(http.MethodDelete)
+	r.Handle("/v1/messages", s.serveFront(apiMessages, s.createMessage)).Methods(http.MethodPost)
+	r.Handle("/v1/messages/count_tokens", s.serveFront(apiMessages, s.countTokens)).Methods(http.MethodPost)
 	r.Handle("/v1/models", s.authenticate(http.HandlerFunc(s.listModels))).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/v1/models/{model:.+}", s.authenticate(http.HandlerFunc(s.getModel))).Methods(http.MethodGet, http.MethodHead)
 
@@ -139,7 +145,7 @@ func (w *startedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func notFound(w http.ResponseWriter, r *http.Request) {
 	writeError(w, &apiError{Status: http.StatusNotFound, Type: typeInvalidRequest, Code: "unknown_url",
-		Message: "Unknown request URL: " + r.Method + " " + r.URL.Path + ". semgate serves /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/models."})
+		Message: "Unknown request URL: " + r.Method + " " + r.URL.Path + ". semgate serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses, /v1/messages and /v1/models."})
 }
 
 func methodNotAllowed(w http.ResponseWriter, r *http.Request) {

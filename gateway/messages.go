@@ -1,0 +1,89 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/semgate/semgate/providers"
+	"github.com/semgate/semgate/providers/codec"
+	"github.com/semgate/semgate/providers/tokens"
+)
+
+// Anthropic's Messages API (POST /v1/messages, POST
+// /v1/messages/count_tokens), served by translation to Chat Completions
+// (front.go). Errors are in Anthropic's shape,
+// {"type":"error","error":{"type","message"}}.
+
+// messagesOptions: top_k and extended thinking have no chat equivalent;
+// they are dropped rather than refused, so clients that send them by
+// default (Claude Code) get an answer, without thinking blocks.
+var messagesOptions = codec.MessagesOptions{TopK: codec.Drop, Thinking: codec.Drop}
+
+// createMessage serves POST /v1/messages.
+func (s *Server) createMessage(f *frontWriter, r *http.Request) {
+	body, err := s.readBody(f, r)
+	if err != nil {
+		f.writeAPIError(err)
+		return
+	}
+	req, err := codec.ParseMessages(body)
+	if err != nil {
+		f.writeCodecError(err)
+		return
+	}
+	chat, err := req.ToChat(messagesOptions)
+	if err != nil {
+		f.writeCodecError(err)
+		return
+	}
+	opt := codec.AnswerOptions{ID: codec.NewMessageID()}
+	if req.Stream {
+		// message_start reports the prompt's tokens before the upstream's
+		// count arrives at the end.
+		opt.InputTokens = int64(tokens.Prompt(s.encodingModel(req.Model), providers.EndpointChat.String(), chat))
+		f.stream = req.NewStream(opt)
+	} else {
+		f.toJSON = func(c []byte) ([]byte, error) { return req.Message(c, opt) }
+	}
+	s.runChat(f, r, chat)
+}
+
+// countTokens serves POST /v1/messages/count_tokens: the prompt tokens of
+// the translated chat request, counted as the gateway counts prompts
+// (providers/tokens), with the alias's first deployment's tokenizer.
+func (s *Server) countTokens(f *frontWriter, r *http.Request) {
+	body, err := s.readBody(f, r)
+	if err != nil {
+		f.writeAPIError(err)
+		return
+	}
+	req, err := codec.ParseCountTokens(body)
+	if err != nil {
+		f.writeCodecError(err)
+		return
+	}
+	chat, err := req.ToChat(messagesOptions)
+	if err != nil {
+		f.writeCodecError(err)
+		return
+	}
+	p := principalOf(r.Context())
+	if _, err := s.router.Lookup(req.Model); err != nil {
+		f.writeAPIError(s.unknownModelFor(p, req.Model))
+		return
+	}
+	if !p.MayUse(req.Model) {
+		f.writeAPIError(errModelNotAllowed)
+		return
+	}
+	n := tokens.Prompt(s.encodingModel(req.Model), providers.EndpointChat.String(), chat)
+	f.writeJSON(http.StatusOK, codec.CountTokensBody(int64(n)))
+}
+
+// encodingModel is the upstream model whose tokenizer counts an alias's
+// prompts: its first deployment's.
+func (s *Server) encodingModel(alias string) string {
+	if m, err := s.router.Lookup(alias); err == nil && len(m.Deployments) > 0 {
+		return m.Deployments[0].Model
+	}
+	return alias
+}
