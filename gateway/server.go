@@ -122,6 +122,7 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	if err := s.openQuota(); err != nil {
+		s.closeCluster()
 		if s.cache != nil {
 			s.cache.Close()
 		}
