@@ -18,6 +18,16 @@
 // reach the upstream untouched, and upstream fields reach the client
 // untouched.
 //
+// # Responses and Messages APIs
+//
+// /v1/responses and /v1/messages are fronts (front.go, responses.go,
+// messages.go): each decodes its API's request with providers/codec,
+// translates it into a Chat Completions body, and runs it through the same
+// pipeline (serveEndpoint with that body: auth, limits, cache, routing,
+// accounting), writing to a frontWriter that turns the chat answer into
+// its API's: JSON whole, SSE event by event, errors in the API's shape.
+// Stored responses (previous_response_id) live in store table 'r'.
+//
 // # Access control
 //
 // Virtual keys live in package auth (stored as SHA-256 hashes, checked in
