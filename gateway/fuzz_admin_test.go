@@ -85,4 +85,3 @@ func FuzzAdminParams(f *testing.F) {
 		}
 	})
 }
-

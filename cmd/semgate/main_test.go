@@ -81,7 +81,7 @@ func TestServeShippedConfig(t *testing.T) {
 		done <- run(ctx, []string{"serve", "--config", "../../configs/semgate.yaml", "--listen", addr, "--data-dir", t.TempDir()}, io.Discard, io.Discard)
 	}()
 	var resp *http.Response
-	for i := 0; i < 100; i++ {
+	for i := 0; i < 600; i++ { // up to 30 s on a loaded machine
 		resp, err = http.Get("http://" + addr + "/readyz")
 		if err == nil {
 			break
