@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,16 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, s.tooLarge()
+		}
+		// net/http cancels the context on any read error; a client too
+		// slow for server.read_timeout, or one that stopped short of its
+		// Content-Length, may still be reading: tell it why.
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, &apiError{Status: http.StatusRequestTimeout, Type: typeInvalidRequest, Code: "request_timeout",
+				Message: "the request body did not arrive within " + orDuration(s.cfg.Server.ReadTimeout, DefaultReadTimeout).String() + " (server.read_timeout)"}
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, badRequest("", "the request body ended before its Content-Length")
 		}
 		if r.Context().Err() != nil {
 			return nil, errClientGone
@@ -88,18 +99,22 @@ func linger(next http.Handler) http.Handler {
 
 // lingerBody is a request body that knows how much of it was read.
 type lingerBody struct {
-	rc   io.ReadCloser
-	read int64
-	used bool // Read was called
-	eof  bool
+	rc     io.ReadCloser
+	read   int64
+	used   bool // Read was called
+	eof    bool
+	failed bool // a Read failed: a timeout, a short body, a reset
 }
 
 func (b *lingerBody) Read(p []byte) (int, error) {
 	b.used = true
 	n, err := b.rc.Read(p)
 	b.read += int64(n)
-	if err == io.EOF {
+	switch {
+	case err == io.EOF:
 		b.eof = true
+	case err != nil:
+		b.failed = true
 	}
 	return n, err
 }
@@ -112,6 +127,8 @@ func (b *lingerBody) discard(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case b.eof, r.ContentLength > 0 && b.read >= r.ContentLength:
 		return
+	case b.failed:
+		return // past server.read_timeout, or gone: answer now, then close
 	case !b.used && strings.EqualFold(r.Header.Get("Expect"), "100-continue"):
 		return // the client waits for "100 Continue" before sending; it will not get one
 	case r.ContentLength > 0 && r.ContentLength-b.read > LingerBytes:

@@ -166,7 +166,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, ex *exchange, m
 		plan.Failed(m, err)
 		um.failed.Inc()
 		lastErr = err
-		if ex.wroteHeader || !shouldFallback(err) {
+		if ex.wroteHeader || !shouldFallback(err, ex.attempts < len(plan.Order())) {
 			s.account(ex, model, err)
 			return err
 		}
@@ -266,11 +266,19 @@ func upstreamFault(err error) bool {
 }
 
 // shouldFallback reports whether another deployment may succeed where one
-// failed.
-func shouldFallback(err error) bool {
+// failed. untried says whether the plan still has deployments this
+// request has not tried: an upstream rejecting one deployment's
+// credentials (401, 403) is worth trying another's account, never the
+// same one again.
+func shouldFallback(err error, untried bool) bool {
 	var pe *providers.Error
-	if errors.As(err, &pe) && pe.Retryable() {
-		return true
+	if errors.As(err, &pe) {
+		if pe.Retryable() {
+			return true
+		}
+		if pe.Status == 401 || pe.Status == 403 {
+			return untried
+		}
 	}
 	return errors.Is(err, providers.ErrBadResponse)
 }

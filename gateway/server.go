@@ -190,6 +190,13 @@ func (s *Server) Listen() (net.Listener, error) {
 	return ln, nil
 }
 
+// MaxHeaderBytes bounds a request's header section (request line
+// included): 64 KiB, where net/http's default is 1 MiB (plus 4 KiB of
+// slack). Larger headers get net/http's 431 before semgate sees the
+// request. API clients send a few hundred bytes; the bound keeps what
+// each open connection may hold, before max_in_flight applies, small.
+const MaxHeaderBytes = 64 << 10
+
 // Serve answers requests on ln until ctx is cancelled, then shuts down
 // gracefully: for the drain delay /readyz answers 503 while ln still
 // accepts and requests are served (without keep-alive), so a load balancer
@@ -205,6 +212,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ReadHeaderTimeout: orDuration(o.ReadHeaderTimeout, DefaultReadHeaderTimeout),
 		ReadTimeout:       orDuration(o.ReadTimeout, DefaultReadTimeout),
 		IdleTimeout:       orDuration(o.IdleTimeout, DefaultIdleTimeout),
+		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/semgate/semgate/gateway/cluster"
+	"github.com/semgate/semgate/providers"
 )
 
 // Summary describes a loaded configuration in a few lines for
@@ -18,7 +19,7 @@ func Summary(cfg *Config) []string {
 		var b strings.Builder
 		b.WriteString("provider " + strconv.Quote(p.Name) + " (" + p.Type + ")")
 		if p.BaseURL != "" {
-			b.WriteString(" " + p.BaseURL)
+			b.WriteString(" " + providers.RedactURL(p.BaseURL)) // its query may hold a key
 		}
 		if p.Type != TypeMock {
 			if p.APIKey != "" {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -137,8 +138,14 @@ func (c *HTTPClient) Send(ctx context.Context, req *http.Request) (*http.Respons
 	return resp, nil
 }
 
-// transportError maps a failure to reach the upstream to *Error.
+// transportError maps a failure to reach the upstream to *Error. The
+// *url.Error that http.Client returns repeats the URL, whose query may
+// carry a credential: that part is redacted.
 func (c *HTTPClient) transportError(ctx context.Context, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = &url.Error{Op: ue.Op, URL: RedactURL(ue.URL), Err: ue.Err}
+	}
 	if errors.Is(err, ErrTimeout) || errors.Is(context.Cause(ctx), ErrTimeout) {
 		return &Error{Provider: c.Name, Type: "upstream_timeout", Message: "the upstream did not answer in time", Err: ErrTimeout}
 	}
@@ -175,13 +182,49 @@ func (c *HTTPClient) statusError(resp *http.Response) error {
 			e.Message += ": " + string(body)
 		}
 	}
-	// Upstreams sometimes echo the key they rejected; never pass it on.
-	if k := c.Options.APIKey.Reveal(); len(k) >= 4 {
+	// Upstreams sometimes echo the key they rejected, or the URL they
+	// were asked with its query (which may hold a key); never pass either
+	// on.
+	secrets := []string{c.Options.APIKey.Reveal()}
+	if resp.Request != nil && resp.Request.URL != nil {
+		for _, vs := range resp.Request.URL.Query() {
+			for _, v := range vs {
+				secrets = append(secrets, v, url.QueryEscape(v))
+			}
+		}
+	}
+	for _, k := range secrets {
+		if len(k) < 4 {
+			continue
+		}
 		for _, f := range []*string{&e.Message, &e.Type, &e.Code, &e.Param} {
 			*f = strings.ReplaceAll(*f, k, "[redacted]")
 		}
 	}
 	return e
+}
+
+// RedactURL returns the URL raw with the values of its query parameters
+// and its password, if any, redacted: a URL may carry a credential
+// (?api-key=..., a signature), and URLs reach logs, errors and `semgate
+// config check`. A URL that does not parse is redacted whole.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "[redacted URL]"
+	}
+	if u.RawQuery != "" {
+		params := strings.Split(u.RawQuery, "&")
+		for i, p := range params {
+			if name, _, ok := strings.Cut(p, "="); ok {
+				params[i] = name + "=[redacted]"
+			} else if p != "" {
+				params[i] = "[redacted]"
+			}
+		}
+		u.RawQuery = strings.Join(params, "&")
+	}
+	return u.Redacted()
 }
 
 // watchedBody enforces the idle timeout on a response body and releases
