@@ -64,7 +64,7 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, ex *exchang
 	key, err := semcache.MakeKey(semcache.KeyInput{
 		Tenant: s.cacheTenant(ex), Model: model.Name, Namespace: pol.namespace,
 		Endpoint: ex.ep.String(), Body: ex.req.body,
-	}, semcache.KeyOptions{MaxTurns: opts.MaxTurnsOrDefault()})
+	}, semcache.KeyOptions{MaxTurns: opts.MaxTurnsOrDefault(), MaxSemanticBytes: opts.MaxSemanticBytes})
 	if err != nil || (opts.DeterministicOnly && !key.Deterministic) {
 		return s.bypassCache(w, r, ex, model)
 	}

@@ -53,14 +53,26 @@ type KeyOptions struct {
 	// system and developer messages, skip the semantic tier (the exact tier
 	// still applies). Default (0 or less): 16.
 	MaxTurns int
+	// MaxSemanticBytes: prompts longer than this, in bytes, skip the
+	// semantic tier (the exact tier still applies): verifying a
+	// near-duplicate costs time linear in the prompt, and a miss only
+	// costs an upstream call. Default (0 or less): 256 KiB.
+	MaxSemanticBytes int
 }
+
+// keyDefaultMaxSemanticBytes is KeyOptions.MaxSemanticBytes' default.
+const keyDefaultMaxSemanticBytes = 256 << 10
 
 // Validate reports every problem at once.
 func (o KeyOptions) Validate() error {
+	var errs []error
 	if o.MaxTurns < 0 {
-		return errors.New("max_turns: must not be negative")
+		errs = append(errs, errors.New("max_turns: must not be negative"))
 	}
-	return nil
+	if o.MaxSemanticBytes < 0 {
+		errs = append(errs, errors.New("max_semantic_bytes: must not be negative"))
+	}
+	return errors.Join(errs...)
 }
 
 // Key is how a request is found in the cache.
@@ -174,7 +186,15 @@ func MakeKey(in KeyInput, o KeyOptions) (Key, error) {
 	}
 	sum := sha256.Sum256(b)
 	k.Partition = hex.EncodeToString(sum[:16])
-	k.Normalized = Normalize(k.Prompt)
+	maxSem := o.MaxSemanticBytes
+	if maxSem <= 0 {
+		maxSem = keyDefaultMaxSemanticBytes
+	}
+	if len(k.Prompt) > maxSem {
+		semantic = false // exact tier only; nothing to embed
+	} else {
+		k.Normalized = Normalize(k.Prompt)
+	}
 	k.Semantic = semantic && k.Normalized != ""
 
 	// The exact key: partition, the length of each text part when the

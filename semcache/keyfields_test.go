@@ -1,6 +1,7 @@
 package semcache
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -141,5 +142,29 @@ func TestKeyContentParts(t *testing.T) {
 				t.Errorf("%s: a prompt with a non-text part may not use the semantic tier", name)
 			}
 		}
+	}
+}
+
+// TestKeyLongPromptExactOnly: a prompt over MaxSemanticBytes keys exactly
+// (its whole text) but skips the semantic tier.
+func TestKeyLongPromptExactOnly(t *testing.T) {
+	long := strings.Repeat("a long prompt ", 20_000) // 280 KB
+	body := func(p string) []byte {
+		return []byte(`{"messages":[{"role":"user","content":` + strconv.Quote(p) + `}]}`)
+	}
+	in := KeyInput{Tenant: "t", Model: "m", Endpoint: EndpointChat, Body: body(long)}
+	k, err := MakeKey(in, KeyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Semantic || k.Normalized != "" || k.Prompt != long {
+		t.Fatalf("semantic %v, normalized %d bytes", k.Semantic, len(k.Normalized))
+	}
+	in.Body = body(long[:len(long)-1] + "!")
+	if k2, _ := MakeKey(in, KeyOptions{}); k2.Exact == k.Exact {
+		t.Fatal("the end of a long prompt is not in its key")
+	}
+	if k3, _ := MakeKey(KeyInput{Tenant: "t", Model: "m", Endpoint: EndpointChat, Body: body(long)}, KeyOptions{MaxSemanticBytes: 1 << 20}); !k3.Semantic {
+		t.Fatal("MaxSemanticBytes not applied")
 	}
 }

@@ -60,6 +60,10 @@ type Options struct {
 	// MaxTurns: conversations with more non-system messages than this skip
 	// the semantic tier (exact still applies). Default: 16.
 	MaxTurns int `yaml:"max_turns"`
+	// MaxSemanticBytes: prompts longer than this, in bytes, use the exact
+	// tier only (verifying a near-duplicate costs time linear in the
+	// prompt). Default: 262144 (256 KiB).
+	MaxSemanticBytes int `yaml:"max_semantic_bytes"`
 	// CacheTruncated also stores answers cut short by max_tokens
 	// (finish_reason "length"). Default: false.
 	CacheTruncated bool `yaml:"cache_truncated"`
@@ -114,6 +118,9 @@ func (o *Options) Validate() error {
 	}
 	if o.MaxTurns < 0 {
 		errs = append(errs, errors.New("max_turns: must not be negative"))
+	}
+	if o.MaxSemanticBytes < 0 {
+		errs = append(errs, errors.New("max_semantic_bytes: must not be negative"))
 	}
 	if o.Candidates < 0 || o.Candidates > 64 {
 		errs = append(errs, errors.New("candidates: must be between 1 and 64"))
