@@ -391,7 +391,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	child.Process.Signal(syscall.SIGKILL)
 	child.Wait()
 	snaps, _ := filepath.Glob(filepath.Join(work, "snapshots", "*.idx"))
-	fmt.Fprintf(os.Stderr, "run: child killed; %d snapshot files on disk\n", len(snaps))
+	fmt.Fprintf(os.Stderr, "run: child killed; %d snapshot files on disk; load average %.1f\n", len(snaps), harness.LoadAvg())
 
 	// 2. The restart, through the real binary.
 	addr, err := harness.FreeAddr()
@@ -468,6 +468,15 @@ models:
 			return err
 		}
 	}
+	if b, err := os.ReadFile(srvLog.Name()); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "cache loaded") || strings.Contains(l, "semantic tier loaded") ||
+				strings.Contains(l, "index built") || strings.Contains(l, "snapshot") {
+				fmt.Fprintln(os.Stderr, "semgate:", l)
+			}
+		}
+	}
+	fmt.Printf("load average %.1f at the end (2 CPUs)\n\n", harness.LoadAvg())
 	fmt.Printf("| entries | extra after kill | snapshot | /readyz | semantic loaded | graphs ready |\n|---|---|---|---|---|---|\n")
 	graphsCell := "not within " + graphs.String()
 	if built > 0 {

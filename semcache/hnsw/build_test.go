@@ -232,3 +232,24 @@ func TestSnapshotReusesNoSlotWhileWriting(t *testing.T) {
 		t.Fatal("the freed slot is not reused after the snapshot")
 	}
 }
+
+// TestReserve: after Reserve(n), storing n vectors copies no array.
+func TestReserve(t *testing.T) {
+	const dim, n = 8, 3000
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, o := range []hnsw.Options{{}, {FlatLimit: -1}} {
+		x := hnsw.New(dim, o)
+		x.AddUnbuilt(id(0), indextest.RandomUnit(r, dim))
+		x.Reserve(n)
+		st := x.Stats()
+		for i := 1; i < n; i++ {
+			x.AddUnbuilt(id(i), indextest.RandomUnit(r, dim))
+		}
+		if after := x.Stats(); after.VectorBytes != st.VectorBytes || after.GraphBytes-st.GraphBytes != int64(n-1)*48 {
+			t.Fatalf("%+v: arrays grew after Reserve: %+v, then %+v", o, st, after)
+		}
+		if x.Len() != n {
+			t.Fatalf("Len %d", x.Len())
+		}
+	}
+}
