@@ -365,6 +365,9 @@ func TestCloseDuringBackgroundLoad(t *testing.T) {
 	c.Put(entry(50, 2, "c"), unit(0, 0, 0, 1)) // a change a snapshot would record
 	closed := make(chan error, 1)
 	go func() { closed <- c.Close() }()
+	for !c.stopping() { // Close has begun before the loader goes on
+		time.Sleep(time.Millisecond)
+	}
 	close(release)
 	select {
 	case err := <-closed:
