@@ -142,17 +142,6 @@ func (f *flight) end(ok bool, costNano int64) {
 	f.mu.Unlock()
 }
 
-// stored returns the answer in its stored form: the JSON body, or the
-// encoded events.
-func (f *flight) stored() []byte {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.stream {
-		return answer.EncodeEvents(f.events)
-	}
-	return f.body
-}
-
 // ref takes a reference for a follower; it fails when everyone who wanted
 // the answer has gone and the upstream call is being cancelled.
 func (f *flight) ref() bool {

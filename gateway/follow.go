@@ -116,7 +116,7 @@ func (s *Server) followStream(w http.ResponseWriter, ctx context.Context, ex *ex
 	for {
 		fl.mu.Lock()
 		evs := fl.events // appended only: the elements read below do not change
-		ended, ok, sawDone, tooBig, errEvent, wake, cost := fl.ended, fl.ok, fl.sawDone, fl.tooBig, fl.errEvent, fl.wake, fl.costNano
+		ended, sawDone, tooBig, errEvent, wake, cost := fl.ended, fl.sawDone, fl.tooBig, fl.errEvent, fl.wake, fl.costNano
 		fl.mu.Unlock()
 		buf = buf[:0]
 		if tooBig {
@@ -147,7 +147,6 @@ func (s *Server) followStream(w http.ResponseWriter, ctx context.Context, ex *ex
 			}
 		}
 		if ended {
-			_ = ok
 			return true, nil
 		}
 		select {

@@ -75,11 +75,6 @@ func (e *Event) locateUsage() {
 	e.usageOnly = found && usageObject && !hasChoices
 }
 
-// Usage reports whether the event carries a non-null usage object.
-func (e *Event) Usage() bool {
-	return e.cutTo > e.cutFrom && gjson.GetBytes(e.Data, "usage").IsObject()
-}
-
 // AppendSSE appends the event as an SSE "data:" event. Without
 // includeUsage a usage-only chunk is left out and the usage member is cut
 // from the others.

@@ -1,10 +1,6 @@
 package answer
 
-import (
-	"bytes"
-	"io"
-	"unicode/utf8"
-)
+import "unicode/utf8"
 
 const hexDigits = "0123456789abcdef"
 
@@ -46,18 +42,8 @@ func appendString(b []byte, s string) []byte {
 			start = i
 			continue
 		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, `\u202`...)
-			b = append(b, hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
 		i += size
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

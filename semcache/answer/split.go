@@ -350,7 +350,7 @@ func SameJSON(a, b []byte) bool {
 }
 
 func decodeAny(b []byte) (any, bool) {
-	d := json.NewDecoder(bytesReader(b))
+	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
 	var v any
 	if err := d.Decode(&v); err != nil {
