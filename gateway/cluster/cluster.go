@@ -122,6 +122,10 @@ type Cluster struct {
 
 	wmu      sync.Mutex
 	watchers []func(up bool)
+
+	// local is set while shared limits decide on this replica alone
+	// (Redis unreachable, failing open): see localFallback.
+	local atomic.Bool
 }
 
 // New connects the replica to its cluster: it reads (or makes) its
@@ -319,6 +323,9 @@ func (c *Cluster) setUp() {
 	if c.wasDown.Load() {
 		c.log.Info("cluster: redis reachable again; keys resynced, publishing the outbox", "pending_fills", c.pending())
 	}
+	if c.local.CompareAndSwap(true, false) {
+		c.log.Info("cluster: rate limits and budgets shared through redis again")
+	}
 	c.notify(true)
 	c.wake()
 }
@@ -432,6 +439,27 @@ func redactURL(s string) string {
 	return s
 }
 
+// Kinds of shared limits, for localFallback.
+const (
+	fallbackRateLimit = iota
+	fallbackBudget
+	fallbackKinds
+)
+
+var fallbackNames = [fallbackKinds]string{"rate_limit", "budget"}
+
+// localFallback records that a shared limit of kind decided on this
+// replica alone because Redis is unreachable (failing open): counted in
+// semgate_cluster_local_decisions_total{kind}, logged once per outage
+// (setUp logs the return to shared limits).
+func (c *Cluster) localFallback(kind int) {
+	c.m.local[kind].Inc()
+	if !c.local.Load() && c.local.CompareAndSwap(false, true) {
+		c.log.Warn("cluster: redis unreachable; rate limits and budgets are enforced by each replica on its own until it is back",
+			"first", fallbackNames[kind])
+	}
+}
+
 // clusterMetrics are the cluster's Prometheus metrics.
 type clusterMetrics struct {
 	unreachable   *metrics.Counter
@@ -445,6 +473,7 @@ type clusterMetrics struct {
 	fillsBad      *metrics.Counter
 	gaps          *metrics.Counter
 	refused       *metrics.Counter
+	local         [fallbackKinds]*metrics.Counter
 }
 
 func newClusterMetrics(set *metrics.Set, c *Cluster) *clusterMetrics {
@@ -455,7 +484,13 @@ func newClusterMetrics(set *metrics.Set, c *Cluster) *clusterMetrics {
 		return 0
 	})
 	set.NewGauge(`semgate_cluster_outbox_fills`, func() float64 { return float64(c.pending()) })
-	return &clusterMetrics{
+	set.NewGauge(`semgate_cluster_limits_local`, func() float64 {
+		if c.local.Load() {
+			return 1
+		}
+		return 0
+	})
+	m := &clusterMetrics{
 		unreachable:   set.NewCounter(`semgate_cluster_redis_unreachable_total`),
 		resyncs:       set.NewCounter(`semgate_cluster_key_resyncs_total`),
 		keysPublished: set.NewCounter(`semgate_cluster_keys_published_total`),
@@ -468,4 +503,8 @@ func newClusterMetrics(set *metrics.Set, c *Cluster) *clusterMetrics {
 		gaps:          set.NewCounter(`semgate_cluster_stream_gaps_total`),
 		refused:       set.NewCounter(`semgate_cluster_refused_total`),
 	}
+	for k, name := range fallbackNames {
+		m.local[k] = set.NewCounter(`semgate_cluster_local_decisions_total{kind="` + name + `"}`)
+	}
+	return m
 }

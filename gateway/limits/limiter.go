@@ -25,6 +25,7 @@ package limits
 
 import (
 	"context"
+	"errors"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -133,6 +134,12 @@ type Limiter interface {
 	// Close releases the limiter's resources (its eviction goroutine).
 	Close() error
 }
+
+// ErrUnavailable is wrapped by the errors of a shared Limiter or Budgets
+// that can neither reach its shared state nor decide on its own (a
+// cluster that fails closed while Redis is unreachable): the request must
+// be refused, not let through.
+var ErrUnavailable = errors.New("limits: shared state unreachable")
 
 // LocalOptions configures a LocalLimiter; zero values mean defaults.
 type LocalOptions struct {
@@ -259,12 +266,22 @@ func (l *LocalLimiter) Allow(_ context.Context, s Subject, r Rate, n int, now ti
 	if ok && n > take {
 		a.charge(now, n-take, burst)
 	}
-	d := decide(a.lim.TokensAt(now), r, burst)
-	d.Allowed = ok
-	if !ok {
-		d.RetryAfter = durationFor(float64(take)-a.lim.TokensAt(now), r)
+	return Decide(a.lim.TokensAt(now), r, n, ok), nil
+}
+
+// Decide is the Decision of an Allow of n units under r that left an
+// allowance holding tokens (negative: in debt), for implementations that
+// keep allowances as x/time/rate does (tokens and the time they were
+// counted at), so that every Limiter answers alike. A refusal waits for
+// min(n, burst) units.
+func Decide(tokens float64, r Rate, n int, allowed bool) Decision {
+	burst := r.Capacity()
+	d := decide(tokens, r, burst)
+	d.Allowed = allowed || n <= 0
+	if !d.Allowed {
+		d.RetryAfter = durationFor(float64(min(n, burst))-tokens, r)
 	}
-	return d, nil
+	return d
 }
 
 // Charge implements Limiter.

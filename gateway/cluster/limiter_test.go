@@ -1,0 +1,282 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/semgate/semgate/gateway/cluster/redistest"
+	"github.com/semgate/semgate/gateway/limits"
+	"github.com/semgate/semgate/gateway/limits/limitstest"
+	"github.com/semgate/semgate/semcache"
+)
+
+// member is a replica reduced to what shared limits use: a store and its
+// cluster membership, with its metrics and log.
+type member struct {
+	c   *Cluster
+	set *metrics.Set
+	log *syncBuffer
+}
+
+// syncBuffer is a log sink safe for the cluster's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// count is how many lines contain sub.
+func (s *syncBuffer) count(sub string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Count(s.b.String(), sub)
+}
+
+// join makes a member of the cluster on o's Redis, closed when the test
+// ends.
+func join(t testing.TB, o Options) *member {
+	t.Helper()
+	st, err := semcache.OpenStore(semcache.StoreOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &member{set: metrics.NewSet(), log: &syncBuffer{}}
+	m.c, err = New(o, Deps{Store: st, Metrics: m.set, Logger: slog.New(slog.NewTextHandler(m.log, nil))})
+	if err != nil {
+		st.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		m.c.Close()
+		st.Close()
+	})
+	return m
+}
+
+func newLimiter(t testing.TB, c *Cluster, o LimiterOptions) *RedisLimiter {
+	t.Helper()
+	l, err := NewLimiter(c, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// TestRedisLimiterConformance: the Redis limiter answers every call of
+// the conformance tests as the local one does (with the caller's clock,
+// which the tests control).
+func TestRedisLimiterConformance(t *testing.T) {
+	srv := redistest.Start(t)
+	m := join(t, Options{RedisURL: srv.URL()})
+	limitstest.Limiter(t, func(t *testing.T) limits.Limiter {
+		return newLimiter(t, m.c, LimiterOptions{CallerClock: true})
+	})
+	if got := srv.Do("EXISTS", "semgate:rl:k:r:TestRedisLimiterConformance.Edges.key_1"); got != ":1" {
+		t.Fatalf("the allowance is not in Redis under its key: EXISTS %s", got)
+	}
+}
+
+// TestRedisLimiterShared: two replicas share one limit: 40 concurrent
+// requests split between them get exactly the burst, and each replica's
+// answers count the other's requests. Redis's clock counts, not the
+// callers'.
+func TestRedisLimiterShared(t *testing.T) {
+	srv := redistest.Start(t)
+	o := Options{RedisURL: srv.URL()}
+	a := newLimiter(t, join(t, o).c, LimiterOptions{})
+	b := newLimiter(t, join(t, o).c, LimiterOptions{})
+	ctx := context.Background()
+	s := limits.Subject{Scope: limits.ScopeKey, Unit: limits.Requests, Name: "key_shared"}
+	r := limits.Rate{PerMinute: 10} // burst 10, one more every 6 s
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	allowed := map[*RedisLimiter]int{}
+	for i := range 40 {
+		l := a
+		if i%2 == 1 {
+			l = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, err := l.Allow(ctx, s, r, 1, time.Now())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if d.Allowed {
+				mu.Lock()
+				allowed[l]++
+				mu.Unlock()
+			} else if d.RetryAfter <= 0 || d.RetryAfter > 6*time.Second || d.Remaining != 0 || d.Limit != 10 {
+				t.Errorf("refused: %+v", d)
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("allowed on A %d, on B %d", allowed[a], allowed[b])
+	if allowed[a]+allowed[b] != 10 || allowed[a] == 0 || allowed[b] == 0 {
+		t.Fatalf("allowed %d on A and %d on B under one limit of 10", allowed[a], allowed[b])
+	}
+	// A caller whose clock is an hour ahead gains nothing: Redis's clock
+	// counts.
+	if d, err := a.Allow(ctx, s, r, 1, time.Now().Add(time.Hour)); err != nil || d.Allowed {
+		t.Fatalf("a replica with a clock an hour ahead: %+v %v", d, err)
+	}
+	// Tokens charged on A are debt on B.
+	ts := limits.Subject{Scope: limits.ScopeTenant, Unit: limits.Tokens, Name: "acme"}
+	tr := limits.Rate{PerMinute: 6000}
+	if err := a.Charge(ctx, ts, tr, 9000, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	d, err := b.Allow(ctx, ts, tr, 1, time.Now())
+	if err != nil || d.Allowed || d.Remaining != 0 || d.RetryAfter < 29*time.Second || d.RetryAfter > 31*time.Second {
+		t.Fatalf("B after 9000 tokens charged on A: %+v %v", d, err)
+	}
+	if err := b.Charge(ctx, ts, tr, -20000, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := a.Allow(ctx, ts, tr, 0, time.Now()); d.Remaining != 6000 || d.Reset != 0 {
+		t.Fatalf("A after B gave back: %+v", d)
+	}
+	// A whole allowance expires from Redis.
+	if ttl, _ := strconv.Atoi(strings.TrimPrefix(srv.Do("PTTL", "semgate:rl:t:t:acme"), ":")); ttl <= 0 || ttl > 1000 {
+		t.Fatalf("a whole allowance's PTTL %d, want at most 1000 ms", ttl)
+	}
+}
+
+// TestRedisLimiterOutage: Redis killed. Failing open, a replica limits on
+// its own (a metric, one log line per outage) and shares again once
+// Redis is back; failing closed, it refuses with limits.ErrUnavailable.
+func TestRedisLimiterOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	open := join(t, Options{RedisURL: srv.URL()})
+	closed := join(t, Options{RedisURL: srv.URL(), OnUnreachable: FailClosed})
+	lo := newLimiter(t, open.c, LimiterOptions{})
+	lc := newLimiter(t, closed.c, LimiterOptions{})
+	ctx := context.Background()
+	s := limits.Subject{Scope: limits.ScopeKey, Unit: limits.Requests, Name: "key_1"}
+	r := limits.Rate{PerMinute: 60, Burst: 3}
+	for _, l := range []*RedisLimiter{lo, lc} {
+		if d, err := l.Allow(ctx, s, r, 1, time.Now()); err != nil || !d.Allowed {
+			t.Fatalf("with Redis up: %+v %v", d, err)
+		}
+	}
+	const line = "rate limits and budgets are enforced by each replica on its own"
+	for outage := range 2 {
+		srv.Kill()
+		// At once, before the health check notices: the failed call itself
+		// switches.
+		d, err := lo.Allow(ctx, s, r, 1, time.Now())
+		if err != nil || !d.Allowed || d.Limit != 3 {
+			t.Fatalf("open, Redis just killed: %+v %v", d, err)
+		}
+		if _, err := lc.Allow(ctx, s, r, 1, time.Now()); !errors.Is(err, limits.ErrUnavailable) {
+			t.Fatalf("closed, Redis just killed: %v", err)
+		}
+		if !within(1500*time.Millisecond, func() bool { return !open.c.Up() && !closed.c.Up() }) {
+			t.Fatal("the outage was not noticed")
+		}
+		// Failing open, the local limiter limits: the burst of 3, once.
+		n := 0
+		for range 5 {
+			if d, err := lo.Allow(ctx, limits.Subject{Scope: limits.ScopeKey, Unit: limits.Requests, Name: "key_local" + strconv.Itoa(outage)}, r, 1, time.Now()); err != nil {
+				t.Fatal(err)
+			} else if d.Allowed {
+				n++
+			}
+		}
+		if n != 3 {
+			t.Fatalf("open during the outage: %d of 5 allowed under a burst of 3", n)
+		}
+		if err := lc.Charge(ctx, s, r, 1, time.Now()); !errors.Is(err, limits.ErrUnavailable) {
+			t.Fatalf("closed charge during the outage: %v", err)
+		}
+		if got := counter(open.set, `semgate_cluster_local_decisions_total{kind="rate_limit"}`); got < 6 {
+			t.Fatalf("local decisions counted: %v", got)
+		}
+		if got := counter(open.set, "semgate_cluster_limits_local"); got != 1 {
+			t.Fatalf("semgate_cluster_limits_local %v during the outage", got)
+		}
+		if got := open.log.count(line); got != outage+1 {
+			t.Fatalf("%d log lines after outage %d", got, outage+1)
+		}
+		if got := counter(closed.set, `semgate_cluster_local_decisions_total{kind="rate_limit"}`); got != 0 {
+			t.Fatalf("a fail-closed replica decided locally %v times", got)
+		}
+
+		srv.Restart()
+		if !within(3*time.Second, func() bool { return open.c.Up() && closed.c.Up() }) {
+			t.Fatal("the replicas did not recover")
+		}
+		if got := counter(open.set, "semgate_cluster_limits_local"); got != 0 {
+			t.Fatalf("semgate_cluster_limits_local %v after recovery", got)
+		}
+		// Shared again: both replicas take from the one allowance in Redis.
+		shared := limits.Subject{Scope: limits.ScopeKey, Unit: limits.Requests, Name: "key_after" + strconv.Itoa(outage)}
+		for i, l := range []*RedisLimiter{lo, lc, lo} {
+			if d, err := l.Allow(ctx, shared, r, 1, time.Now()); err != nil || !d.Allowed || d.Remaining != 2-i {
+				t.Fatalf("after recovery, request %d: %+v %v", i, d, err)
+			}
+		}
+		if d, _ := lc.Allow(ctx, shared, r, 1, time.Now()); d.Allowed {
+			t.Fatalf("4th after recovery: %+v", d)
+		}
+	}
+	if got := open.log.count("shared through redis again"); got != 2 {
+		t.Fatalf("%d recovery lines after two outages", got)
+	}
+}
+
+// BenchmarkSharedLimiter is the limits step's limiter cost per request
+// (BenchmarkLimiter's three Allows: a key's requests and tokens, its
+// tenant's requests, over 10k keys), on the local limiter and on Redis
+// (one round trip per Allow, to a redis-server on loopback).
+func BenchmarkSharedLimiter(b *testing.B) {
+	srv := redistest.Start(b)
+	m := join(b, Options{RedisURL: srv.URL()})
+	names := make([]string, 10000)
+	for i := range names {
+		names[i] = "key_" + strconv.Itoa(i)
+	}
+	rr := limits.Rate{PerMinute: 1 << 30}
+	for _, kind := range []string{"local", "redis"} {
+		b.Run(kind, func(b *testing.B) {
+			var l limits.Limiter = limits.NewLocalLimiter(limits.LocalOptions{NoEvictor: true})
+			if kind == "redis" {
+				l = newLimiter(b, m.c, LimiterOptions{})
+			}
+			defer l.Close()
+			ctx := context.Background()
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				now := time.Now()
+				name := names[i%len(names)]
+				for _, c := range []struct {
+					s limits.Subject
+					n int
+				}{{limits.Subject{Scope: limits.ScopeKey, Unit: limits.Requests, Name: name}, 1},
+					{limits.Subject{Scope: limits.ScopeTenant, Unit: limits.Requests, Name: "acme"}, 1},
+					{limits.Subject{Scope: limits.ScopeKey, Unit: limits.Tokens, Name: name}, 100}} {
+					if d, err := l.Allow(ctx, c.s, rr, c.n, now); err != nil || !d.Allowed {
+						b.Fatal(d, err)
+					}
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,308 @@
+// Package limitstest holds conformance tests that every implementation of
+// limits.Limiter and limits.Budgets must pass alike: the local ones
+// (package limits) and the shared ones on Redis (package cluster). The
+// same Decisions from the same calls are what keeps the x-ratelimit-*
+// headers and Retry-After of a replica the same whether it decides alone
+// or with its cluster.
+package limitstest
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/semgate/semgate/gateway/limits"
+)
+
+// T0 is the clock the tests start at (the caller's clock: a shared
+// implementation under test must be made to use it).
+var T0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+// NewLimiter returns the Limiter under test. Each call may share state
+// with the earlier ones (one Redis): the tests use subjects of their own.
+type NewLimiter func(t *testing.T) limits.Limiter
+
+func allow(t *testing.T, l limits.Limiter, s limits.Subject, r limits.Rate, n int, now time.Time) limits.Decision {
+	t.Helper()
+	d, err := l.Allow(context.Background(), s, r, n, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// name makes a subject name unique to the running test.
+func name(t *testing.T, s string) string {
+	return strings.ReplaceAll(t.Name(), "/", ".") + "." + s
+}
+
+// Limiter runs the limiter conformance tests: limits at their edges, the
+// default burst, tokens into debt and back, a changed limit, and
+// concurrent takes.
+func Limiter(t *testing.T, newLimiter NewLimiter) {
+	t.Run("Edges", func(t *testing.T) { edges(t, newLimiter(t)) })
+	t.Run("DefaultBurst", func(t *testing.T) { defaultBurst(t, newLimiter(t)) })
+	t.Run("Tokens", func(t *testing.T) { tokensDebt(t, newLimiter(t)) })
+	t.Run("Changed", func(t *testing.T) { changed(t, newLimiter(t)) })
+	t.Run("Concurrent", func(t *testing.T) { concurrent(t, newLimiter(t)) })
+}
+
+// edges: a burst is allowed at once, the next request is refused with the
+// wait the rate implies, and it is allowed exactly then.
+func edges(t *testing.T, l limits.Limiter) {
+	s := limits.Subject{Scope: limits.ScopeKey, Unit: limits.Requests, Name: name(t, "key_1")}
+	r := limits.Rate{PerMinute: 60, Burst: 3} // one a second, three at once
+	for i := range 3 {
+		d := allow(t, l, s, r, 1, T0)
+		if !d.Allowed || d.Limit != 3 || d.Remaining != 2-i {
+			t.Fatalf("request %d: %+v", i, d)
+		}
+	}
+	d := allow(t, l, s, r, 1, T0)
+	if d.Allowed || d.Remaining != 0 || d.RetryAfter != time.Second || d.Reset != 3*time.Second {
+		t.Fatalf("4th at once: %+v", d)
+	}
+	if d := allow(t, l, s, r, 1, T0.Add(time.Second-time.Millisecond)); d.Allowed {
+		t.Fatalf("early: %+v", d)
+	}
+	if d := allow(t, l, s, r, 1, T0.Add(time.Second)); !d.Allowed || d.Remaining != 0 || d.Reset != 3*time.Second {
+		t.Fatalf("on time: %+v", d)
+	}
+	if d := allow(t, l, s, r, 0, T0.Add(time.Hour)); !d.Allowed || d.Remaining != 3 || d.Reset != 0 {
+		t.Fatalf("after an hour: %+v", d)
+	}
+	if d := allow(t, l, limits.Subject{Scope: limits.ScopeKey, Unit: limits.Requests, Name: name(t, "key_2")}, r, 3, T0); !d.Allowed {
+		t.Fatalf("other key: %+v", d)
+	}
+	// The same name in another scope or unit is another allowance.
+	if d := allow(t, l, limits.Subject{Scope: limits.ScopeTenant, Unit: limits.Requests, Name: s.Name}, r, 3, T0); !d.Allowed {
+		t.Fatalf("same name, other scope: %+v", d)
+	}
+}
+
+// defaultBurst: burst 0 is one minute's worth.
+func defaultBurst(t *testing.T, l limits.Limiter) {
+	s := limits.Subject{Scope: limits.ScopeTenant, Unit: limits.Requests, Name: name(t, "acme")}
+	r := limits.Rate{PerMinute: 10}
+	for i := range 10 {
+		if d := allow(t, l, s, r, 1, T0); !d.Allowed {
+			t.Fatalf("request %d refused: %+v", i, d)
+		}
+	}
+	if d := allow(t, l, s, r, 1, T0); d.Allowed || d.RetryAfter != 6*time.Second || d.Reset != time.Minute {
+		t.Fatalf("11th: %+v", d)
+	}
+}
+
+// tokensDebt: a prompt larger than the burst passes once the allowance is
+// whole and leaves a debt; completions charged after the call go into
+// debt; giving back restores at most a whole allowance.
+func tokensDebt(t *testing.T, l limits.Limiter) {
+	ctx := context.Background()
+	s := limits.Subject{Scope: limits.ScopeKey, Unit: limits.Tokens, Name: name(t, "key_1")}
+	r := limits.Rate{PerMinute: 600} // 10 a second, burst 600
+	if d := allow(t, l, s, r, 1000, T0); !d.Allowed || d.Remaining != 0 {
+		t.Fatalf("oversized prompt on a whole allowance: %+v", d)
+	}
+	if d := allow(t, l, s, r, 1, T0); d.Allowed || d.RetryAfter != 40100*time.Millisecond || d.Reset != 100*time.Second {
+		t.Fatalf("in debt: %+v", d)
+	}
+	if err := l.Charge(ctx, s, r, -5000, T0); err != nil { // more than was taken
+		t.Fatal(err)
+	}
+	if d := allow(t, l, s, r, 0, T0); d.Remaining != 600 || d.Reset != 0 {
+		t.Fatalf("after giving back: %+v", d)
+	}
+	if err := l.Charge(ctx, s, r, 2000, T0); err != nil {
+		t.Fatal(err)
+	}
+	if d := allow(t, l, s, r, 1, T0.Add(140*time.Second)); d.Allowed {
+		t.Fatalf("1400 in debt, 140 s later: %+v", d)
+	}
+	if d := allow(t, l, s, r, 1, T0.Add(140*time.Second+100*time.Millisecond)); !d.Allowed {
+		t.Fatalf("debt paid: %+v", d)
+	}
+}
+
+// changed: a limit changed between calls takes effect at once: what is
+// left stays, at most the new burst.
+func changed(t *testing.T, l limits.Limiter) {
+	s := limits.Subject{Scope: limits.ScopeKey, Unit: limits.Requests, Name: name(t, "key_1")}
+	for range 5 {
+		allow(t, l, s, limits.Rate{PerMinute: 10}, 1, T0)
+	}
+	for i := range 3 {
+		if d := allow(t, l, s, limits.Rate{PerMinute: 3}, 1, T0); !d.Allowed || d.Limit != 3 || d.Remaining != 2-i {
+			t.Fatalf("lowered to 3, request %d: %+v", i, d)
+		}
+	}
+	if d := allow(t, l, s, limits.Rate{PerMinute: 3}, 1, T0); d.Allowed || d.RetryAfter != 20*time.Second {
+		t.Fatalf("4th under 3: %+v", d)
+	}
+	if d := allow(t, l, s, limits.Rate{PerMinute: 60}, 1, T0); d.Allowed || d.RetryAfter != time.Second {
+		t.Fatalf("raised to 60: %+v", d)
+	}
+}
+
+// concurrent: 100 concurrent takes at one instant under burst 25: 25 pass.
+func concurrent(t *testing.T, l limits.Limiter) {
+	s := limits.Subject{Scope: limits.ScopeKey, Unit: limits.Requests, Name: name(t, "k")}
+	r := limits.Rate{PerMinute: 60, Burst: 25}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	allowed := 0
+	for range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, err := l.Allow(context.Background(), s, r, 1, T0)
+			if err != nil {
+				t.Error(err)
+			}
+			if d.Allowed {
+				mu.Lock()
+				allowed++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if allowed != 25 {
+		t.Fatalf("allowed %d of 100 at once under burst 25", allowed)
+	}
+}
+
+// NewBudgets returns the Budgets under test, without any spend (a fresh
+// baseline). Each call may share state with the earlier ones: the tests
+// use budgets of their own.
+type NewBudgets func(t *testing.T) limits.Budgets
+
+// Budgets runs the budget conformance tests: reservations capped by what
+// is left, settling, periods, and 50 concurrent reservations.
+func Budgets(t *testing.T, newBudgets NewBudgets) {
+	t.Run("ReserveCapped", func(t *testing.T) { reserveCapped(t, newBudgets(t)) })
+	t.Run("Concurrent", func(t *testing.T) {
+		b := newBudgets(t)
+		ConcurrentReservations(t, []limits.Budgets{b, b}, name(t, "key_1"))
+	})
+}
+
+func cent(n float64) int64 { return limits.USDToNano(n / 100) }
+
+func reserveCapped(t *testing.T, b limits.Budgets) {
+	ctx := context.Background()
+	key := limits.Budget{Scope: limits.ScopeKey, Name: name(t, "key_1"), MaxNano: cent(1), Period: limits.PeriodDay}
+	tenant := limits.Budget{Scope: limits.ScopeTenant, Name: name(t, "acme"), MaxNano: cent(100), Period: limits.PeriodMonth}
+	bs := []limits.Budget{key, tenant}
+	r1, err := b.Reserve(ctx, bs, cent(0.4), T0)
+	if err != nil || r1.Nano != cent(0.4) || r1.ID == "" || r1.Periods[0] != "2026-11-25" || r1.Periods[1] != "2026-11" {
+		t.Fatalf("r1 %+v, %v", r1, err)
+	}
+	r2, err := b.Reserve(ctx, bs, cent(5), T0) // capped at the 0.6 left
+	if err != nil || r2.Nano != cent(0.6) {
+		t.Fatalf("r2 %+v, %v", r2, err)
+	}
+	_, err = b.Reserve(ctx, bs, 1, T0)
+	var ob *limits.OverBudgetError
+	if !errors.As(err, &ob) || !errors.Is(err, limits.ErrOverBudget) || ob.Budget.Scope != limits.ScopeKey || ob.Reserved != cent(1) ||
+		ob.Spent != 0 || !ob.Renews.Equal(time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("third: %v %+v", err, ob)
+	}
+	if r, err := b.Reserve(ctx, bs, 0, T0); err != nil || r.Nano != 0 || r.ID != "" {
+		t.Fatalf("free: %+v %v", r, err)
+	}
+	if err := b.Settle(ctx, r1, cent(0.1)); err != nil {
+		t.Fatal(err)
+	}
+	if left, err := b.Left(ctx, bs, T0); err != nil || left != cent(0.3) {
+		t.Fatalf("left %d %v", left, err)
+	}
+	if err := b.Settle(ctx, r2, cent(0.95)); err != nil { // beyond its capped hold
+		t.Fatal(err)
+	}
+	if spent, reserved, err := b.Status(ctx, key, T0); err != nil || spent != cent(1.05) || reserved != 0 {
+		t.Fatalf("key spent %d reserved %d %v", spent, reserved, err)
+	}
+	if spent, _, _ := b.Status(ctx, tenant, T0); spent != cent(1.05) {
+		t.Fatalf("tenant spent %d", spent)
+	}
+	if left, _ := b.Left(ctx, bs, T0); left != -cent(0.05) {
+		t.Fatalf("overspent left %d", left)
+	}
+	next := T0.Add(24 * time.Hour)
+	if left, _ := b.Left(ctx, bs, next); left != cent(1) {
+		t.Fatalf("next day left %d", left)
+	}
+	if left, _ := b.Left(ctx, []limits.Budget{tenant}, next); left != cent(100)-cent(1.05) {
+		t.Fatalf("tenant left %d", left)
+	}
+	// A request without a reservation (want 0) still settles its spend.
+	r0, _ := b.Reserve(ctx, []limits.Budget{tenant}, 0, next)
+	if err := b.Settle(ctx, r0, cent(1)); err != nil {
+		t.Fatal(err)
+	}
+	if spent, _, _ := b.Status(ctx, tenant, next); spent != cent(2.05) {
+		t.Fatalf("tenant spent %d after a free reservation settled", spent)
+	}
+}
+
+// ConcurrentReservations: 50 concurrent requests, spread over bs (one
+// Budgets per replica; the same one twice for a single replica), each
+// worth up to 2 cents on a budget of 1 cent named name, cannot together
+// spend more than the budget and one request's settled cost (0.7 cents).
+func ConcurrentReservations(t *testing.T, bs []limits.Budgets, name string) {
+	ctx := context.Background()
+	budget := []limits.Budget{{Scope: limits.ScopeKey, Name: name, MaxNano: cent(1), Period: limits.PeriodMonth}}
+	var mu sync.Mutex
+	var spent int64
+	served, refused := 0, 0
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range 50 {
+		b := bs[i%len(bs)]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			r, err := b.Reserve(ctx, budget, cent(2), T0)
+			if errors.Is(err, limits.ErrOverBudget) {
+				mu.Lock()
+				refused++
+				mu.Unlock()
+				return
+			}
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(time.Millisecond) // the upstream call
+			cost := cent(0.7)
+			mu.Lock()
+			spent += cost
+			served++
+			mu.Unlock()
+			if err := b.Settle(ctx, r, cost); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	total, reserved, err := bs[0].Status(ctx, budget[0], T0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("served %d, refused %d, spent %d nano-USD of %d", served, refused, total, budget[0].MaxNano)
+	if total != spent || reserved != 0 {
+		t.Fatalf("status spent %d reserved %d, settled %d", total, reserved, spent)
+	}
+	if over := total - cent(1); over > cent(0.7) {
+		t.Fatalf("overspent by %d nano-USD (served %d)", over, served)
+	}
+	if served < 1 || served+refused != 50 {
+		t.Fatalf("served %d, refused %d", served, refused)
+	}
+}
