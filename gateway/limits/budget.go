@@ -506,6 +506,14 @@ func (l *LocalBudgets) Status(_ context.Context, b Budget, now time.Time) (spent
 	return st.spent, st.reserved, nil
 }
 
+// Spent is a budget's spend in a period (as PeriodOf names it): what
+// the stored record and the baseline said, and what settled since.
+func (l *LocalBudgets) Spent(b Budget, period string) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.stateLocked(budgetKey{b.Scope, b.Name, period}, &b).spent
+}
+
 // forgetLocked drops the states of periods other than those containing
 // now, for budgets with nothing reserved in them; Reserve and Left call it
 // on the first use of a new day.

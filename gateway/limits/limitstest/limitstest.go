@@ -18,8 +18,10 @@ import (
 )
 
 // T0 is the clock the tests start at (the caller's clock: a shared
-// implementation under test must be made to use it).
-var T0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+// implementation under test must be made to use it). It is in the future,
+// so that what a shared implementation expires on its own clock at the
+// end of T0's periods is still there.
+var T0 = time.Date(2036, 11, 25, 12, 0, 0, 0, time.UTC)
 
 // NewLimiter returns the Limiter under test. Each call may share state
 // with the earlier ones (one Redis): the tests use subjects of their own.
@@ -198,7 +200,7 @@ func reserveCapped(t *testing.T, b limits.Budgets) {
 	tenant := limits.Budget{Scope: limits.ScopeTenant, Name: name(t, "acme"), MaxNano: cent(100), Period: limits.PeriodMonth}
 	bs := []limits.Budget{key, tenant}
 	r1, err := b.Reserve(ctx, bs, cent(0.4), T0)
-	if err != nil || r1.Nano != cent(0.4) || r1.ID == "" || r1.Periods[0] != "2026-11-25" || r1.Periods[1] != "2026-11" {
+	if err != nil || r1.Nano != cent(0.4) || r1.ID == "" || r1.Periods[0] != "2036-11-25" || r1.Periods[1] != "2036-11" {
 		t.Fatalf("r1 %+v, %v", r1, err)
 	}
 	r2, err := b.Reserve(ctx, bs, cent(5), T0) // capped at the 0.6 left
@@ -208,7 +210,7 @@ func reserveCapped(t *testing.T, b limits.Budgets) {
 	_, err = b.Reserve(ctx, bs, 1, T0)
 	var ob *limits.OverBudgetError
 	if !errors.As(err, &ob) || !errors.Is(err, limits.ErrOverBudget) || ob.Budget.Scope != limits.ScopeKey || ob.Reserved != cent(1) ||
-		ob.Spent != 0 || !ob.Renews.Equal(time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)) {
+		ob.Spent != 0 || !ob.Renews.Equal(time.Date(2036, 11, 26, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("third: %v %+v", err, ob)
 	}
 	if r, err := b.Reserve(ctx, bs, 0, T0); err != nil || r.Nano != 0 || r.ID != "" {
