@@ -8,6 +8,7 @@ import (
 
 	"github.com/semgate/semgate/providers"
 	"github.com/semgate/semgate/providers/codec"
+	"github.com/semgate/semgate/providers/sse"
 	"github.com/tidwall/gjson"
 )
 
@@ -53,6 +54,15 @@ type frontWriter struct {
 	stream chatTranslator
 	onDone func()
 
+	// nat, when not nil, is the request as the client sent it, for
+	// deployments that take it natively (native.go). While an attempt
+	// passes it through, the frontWriter relays the upstream's raw bytes
+	// and ignores the chat form written to it; nativeDone then runs with
+	// the native answer (a stream's final object) instead of onDone.
+	nat        *nativeCall
+	nativeDone func(answer []byte)
+	chatErr    []byte // the chat error event a passed-through stream ended with
+
 	status    int
 	streaming bool   // translating a 200 event stream
 	buf       []byte // the buffered JSON body, or a partial SSE event
@@ -75,7 +85,23 @@ func (f *frontWriter) WriteHeader(code int) {
 		f.streaming = true
 		f.w.Header().Del("Content-Length")
 		f.w.WriteHeader(code)
+		if n := f.nat; n.active() && len(n.raw) > 0 {
+			f.writeRaw(n.raw)
+			n.raw = n.raw[:0]
+		}
 	}
+}
+
+// writeRaw relays bytes of a passed-through stream and flushes them.
+func (f *frontWriter) writeRaw(p []byte) {
+	if f.werr != nil {
+		return
+	}
+	if _, err := f.w.Write(p); err != nil {
+		f.werr = err
+		return
+	}
+	http.NewResponseController(f.w).Flush()
 }
 
 func (f *frontWriter) Write(b []byte) (int, error) {
@@ -96,7 +122,15 @@ func (f *frontWriter) Write(b []byte) (int, error) {
 			break
 		}
 		ev := f.buf[:i]
-		f.event(ev)
+		if f.nat.active() {
+			// The client gets the upstream's bytes (nativeCall.Write); the
+			// chat form only tells whether the relay ended in an error.
+			if d, ok := bytes.CutPrefix(ev, []byte("data: ")); ok && gjson.GetBytes(d, "error").Exists() {
+				f.chatErr = append(f.chatErr[:0], d...)
+			}
+		} else {
+			f.event(ev)
+		}
 		f.buf = f.buf[i+2:]
 	}
 	if f.ended {
@@ -163,12 +197,27 @@ func (f *frontWriter) Flush() {
 // writes the buffered JSON answer or error.
 func (f *frontWriter) finish() {
 	switch {
+	case f.streaming && f.nat.active():
+		n := f.nat
+		if !n.terminal && !n.failed {
+			// The upstream's stream broke off: end it with the API's
+			// error event, as the translated stream would.
+			f.writeRaw(f.nativeErrorEvent())
+		}
+		if n.terminal && !n.failed && f.nativeDone != nil {
+			f.nativeDone(n.final)
+		}
 	case f.streaming:
 		if !f.ended && f.werr == nil {
 			f.emit(f.stream.End())
 			f.Flush()
 		}
 	case f.status == 0:
+	case f.status == http.StatusOK && f.nat.active():
+		f.writeJSON(http.StatusOK, f.nat.raw)
+		if f.nativeDone != nil {
+			f.nativeDone(f.nat.raw)
+		}
 	case f.status == http.StatusOK && f.toJSON != nil:
 		out, err := f.toJSON(f.buf)
 		if err != nil {
@@ -183,6 +232,31 @@ func (f *frontWriter) finish() {
 	default:
 		f.writeJSON(f.status, f.translateError(f.status, f.buf))
 	}
+}
+
+// nativeErrorEvent is the API's error event ending a passed-through
+// stream that broke off, carrying the relay's error when there was one.
+func (f *frontWriter) nativeErrorEvent() []byte {
+	e := gjson.GetBytes(f.chatErr, "error")
+	typ, msg, code := e.Get("type").Str, e.Get("message").Str, e.Get("code").Str
+	if msg == "" {
+		typ, msg = typeUpstream, "the upstream stream ended early"
+	}
+	if f.api == apiMessages {
+		if code == "insufficient_quota" {
+			typ = code
+		}
+		return sse.AppendEvent(nil, []byte("error"), codec.AnthropicErrorBody(http.StatusBadGateway, typ, msg))
+	}
+	if code == "" {
+		code = typ
+	}
+	b := append([]byte(`{"type":"error","code":`), appendJSONString(nil, code)...)
+	b = append(b, `,"message":`...)
+	b = appendJSONString(b, msg)
+	b = append(b, `,"param":null,"sequence_number":`...)
+	b = strconv.AppendInt(b, int64(f.nat.seq), 10)
+	return sse.AppendEvent(nil, []byte("error"), append(b, '}'))
 }
 
 // translateError renders an OpenAI-shaped error body from the pipeline in
@@ -261,4 +335,11 @@ func (s *Server) serveFront(api frontAPI, serve func(f *frontWriter, r *http.Req
 // runChat runs a translated chat body through the pipeline.
 func (s *Server) runChat(f *frontWriter, r *http.Request, chat []byte) {
 	s.serveEndpoint(f, r, providers.EndpointChat, chat)
+}
+
+// runChatNative runs a translated chat body through the pipeline, passing
+// the request as the client sent it (nat) to deployments that speak its
+// API.
+func (s *Server) runChatNative(f *frontWriter, r *http.Request, chat []byte, nat *nativeCall) {
+	s.serveEndpointNative(f, r, providers.EndpointChat, chat, nat)
 }

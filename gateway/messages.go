@@ -10,7 +10,7 @@ import (
 
 // Anthropic's Messages API (POST /v1/messages, POST
 // /v1/messages/count_tokens), served by translation to Chat Completions
-// (front.go). Errors are in Anthropic's shape,
+// (front.go), or passed through to Anthropic deployments (native.go). Errors are in Anthropic's shape,
 // {"type":"error","error":{"type","message"}}.
 
 // messagesOptions: top_k and extended thinking have no chat equivalent;
@@ -44,8 +44,14 @@ func (s *Server) createMessage(f *frontWriter, r *http.Request) {
 	} else {
 		f.toJSON = func(c []byte) ([]byte, error) { return req.Message(c, opt) }
 	}
-	s.runChat(f, r, chat)
+	// Anthropic deployments get the request as it is (native.go).
+	nat := newNativeCall(providers.APIMessages, body, req.Model, forwardHeaders(r.Header, anthropicHeaders...), f)
+	s.runChatNative(f, r, chat, nat)
 }
+
+// anthropicHeaders are the client headers a Messages pass-through
+// forwards as sent.
+var anthropicHeaders = []string{"anthropic-version", "anthropic-beta"}
 
 // countTokens serves POST /v1/messages/count_tokens: the prompt tokens of
 // the translated chat request, counted as the gateway counts prompts

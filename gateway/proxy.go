@@ -23,7 +23,8 @@ type exchange struct {
 	start       time.Time
 	who         caller // the principal and end user (auth.go, tenancy.go)
 	req         *request
-	body        []byte // the body a front read and translated (serveEndpoint); nil: read it
+	body        []byte      // the body a front read and translated (serveEndpoint); nil: read it
+	native      *nativeCall // a front's request as sent, for deployments that take it natively
 	dep         *providers.Deployment
 	attempts    int
 	status      int
@@ -40,6 +41,7 @@ type exchange struct {
 	usage        usage         // the relayed answer's usage
 	outText      []byte        // streamed answer text, to count when no usage came
 	costNano     int64         // the relayed answer's cost
+	cacheWrites  int           // prompt tokens the upstream wrote to its prompt cache (priced at Price.CacheWrite)
 	savedUSD     float64       // a cache hit's saved cost (set by serveHit)
 
 	lim limitUse // rate limits taken and budget held (limits.go)
@@ -55,6 +57,12 @@ func (s *Server) endpoint(ep providers.Endpoint) http.Handler {
 // front (front.go: /v1/responses, /v1/messages) translated its API's
 // request into, run exactly as if a client had sent it.
 func (s *Server) serveEndpoint(w http.ResponseWriter, r *http.Request, ep providers.Endpoint, body []byte) {
+	s.serveEndpointNative(w, r, ep, body, nil)
+}
+
+// serveEndpointNative is serveEndpoint for a front's request that
+// deployments speaking its API take as it is (nat; native.go).
+func (s *Server) serveEndpointNative(w http.ResponseWriter, r *http.Request, ep providers.Endpoint, body []byte, nat *nativeCall) {
 	if !s.admit() {
 		ae := errOverloaded(s.maxInFlight)
 		w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
@@ -62,7 +70,7 @@ func (s *Server) serveEndpoint(w http.ResponseWriter, r *http.Request, ep provid
 		return
 	}
 	defer s.leave()
-	ex := exchange{ep: ep, id: w.Header().Get(headerRequestID), start: time.Now(), who: s.callerOf(r), body: body}
+	ex := exchange{ep: ep, id: w.Header().Get(headerRequestID), start: time.Now(), who: s.callerOf(r), body: body, native: nat}
 	err := s.serveExchange(w, r, &ex)
 	switch {
 	case err == nil:
@@ -154,6 +162,7 @@ func (s *Server) relayJSON(w http.ResponseWriter, ex *exchange, resp *providers.
 		return err
 	}
 	ex.usage = ex.usageFromJSON(body)
+	ex.applyNativeUsage()
 	ex.costNano = ex.costOf()
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
@@ -168,7 +177,11 @@ func (s *Server) relayJSON(w http.ResponseWriter, ex *exchange, resp *providers.
 	}
 	// The answer is recorded (and stored) before the client receives it.
 	fl.begin(ex.dep)
-	fl.setBody(body, status)
+	if ex.native.isLossy() {
+		fl.unshareable()
+	} else {
+		fl.setBody(body, status)
+	}
 	w.WriteHeader(status)
 	ex.wroteHeader, ex.status = true, status
 	if _, err := w.Write(body); err != nil {

@@ -221,9 +221,24 @@ func (s *Server) attemptOnce(ctx context.Context, w http.ResponseWriter, ex *exc
 	if m.Timeout > 0 && m.Timeout < timeout {
 		timeout = m.Timeout
 	}
-	ex.attemptStart, ex.timer, ex.usage, ex.outText = time.Now(), nil, usage{}, ex.outText[:0]
+	ex.attemptStart, ex.timer, ex.usage, ex.outText, ex.cacheWrites = time.Now(), nil, usage{}, ex.outText[:0], 0
 	ex.timer = time.AfterFunc(max(timeout, 0), func() { cancel(errAttemptTimeout) })
-	resp, err := dep.Provider.Do(actx, up)
+	var (
+		resp *providers.Response
+		err  error
+	)
+	if np, ok := ex.native.nativeFor(dep.Provider); ok {
+		// The deployment speaks the client's API: pass its request through.
+		n := ex.native
+		n.begin(true, ex.req.stream)
+		resp, err = np.DoNative(actx, &providers.NativeRequest{
+			API: n.api, Model: dep.Model, Body: bodyWithModel(n.body, n.alias, dep.Model),
+			Stream: ex.req.stream, Header: n.header, RequestID: ex.id, Raw: n,
+		})
+	} else {
+		ex.native.begin(false, ex.req.stream)
+		resp, err = dep.Provider.Do(actx, up)
+	}
 	if err == nil {
 		if ex.req.stream {
 			err = s.relayStream(w, ex, resp, fl)
@@ -401,5 +416,6 @@ func (ex *exchange) costOf() int64 {
 	if !ex.usage.known || ex.dep == nil {
 		return 0
 	}
-	return ex.dep.Price.CostNanoUSD(ex.usage.prompt, ex.usage.cached, ex.usage.completion)
+	return ex.dep.Price.CostNanoUSD(ex.usage.prompt, ex.usage.cached, ex.usage.completion) +
+		ex.dep.Price.CacheWriteNanoUSD(ex.cacheWrites)
 }

@@ -56,6 +56,9 @@ func (s *Server) relayStream(w http.ResponseWriter, ex *exchange, resp *provider
 	for {
 		done := bytes.Equal(ev.Data, sse.Done)
 		out := ev.Data
+		if ex.native.isLossy() {
+			fl.unshareable()
+		}
 		if !done {
 			// Followers get the event as the upstream sent it, at once.
 			fl.addChunk(ev.Data)
@@ -136,6 +139,7 @@ func (ex *exchange) observeChunk(data []byte) []byte {
 // finishUsage settles a stream's usage (counting it when the upstream sent
 // none) and cost.
 func (ex *exchange) finishUsage() {
+	ex.applyNativeUsage()
 	if !ex.usage.known {
 		ex.usage = ex.countUsage(ex.outText)
 	}

@@ -17,6 +17,10 @@ type Price struct {
 	CachedInput float64 `yaml:"cached_input"`
 	// Output is the price of a million completion tokens.
 	Output float64 `yaml:"output"`
+	// CacheWrite is the price of a million prompt tokens written to the
+	// upstream's prompt cache (Anthropic's cache_creation_input_tokens,
+	// 1.25 times input for its 5-minute cache). Default: Input.
+	CacheWrite float64 `yaml:"cache_write"`
 }
 
 // IsZero reports whether no price is set.
@@ -34,6 +38,17 @@ func (p Price) CostNanoUSD(prompt, cached, completion int) int64 {
 	// USD per million tokens x tokens x 1e9/1e6 = nano-USD.
 	v := (float64(prompt-cached)*p.Input + float64(cached)*ci + float64(completion)*p.Output) * 1e3
 	return int64(math.Round(v))
+}
+
+// CacheWriteNanoUSD returns what writing tokens to the upstream's prompt
+// cache costs at p beyond their price as prompt tokens, which
+// CostNanoUSD already counts: (CacheWrite - Input) per token, 0 when
+// CacheWrite is not set.
+func (p Price) CacheWriteNanoUSD(written int) int64 {
+	if p.CacheWrite == 0 || written <= 0 {
+		return 0
+	}
+	return int64(math.Round(float64(written) * (p.CacheWrite - p.Input) * 1e3))
 }
 
 // Deployment is one upstream that can serve a model alias: a provider and

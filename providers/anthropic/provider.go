@@ -3,7 +3,6 @@ package anthropic
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -59,6 +58,37 @@ func New(name string, opts Options) (*Provider, error) {
 	return p, nil
 }
 
+// send POSTs body to url with the account's headers and key. hdr, when
+// not nil, holds the client's anthropic-version and anthropic-beta, which
+// replace the configured ones.
+func (p *Provider) send(ctx context.Context, url string, body []byte, stream bool, hdr http.Header) (*http.Response, error) {
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, &providers.Error{Provider: p.name, Type: "upstream_error", Message: "building the upstream request failed", Err: fmt.Errorf("%w: %v", providers.ErrUnavailable, err)}
+	}
+	for _, h := range p.headers {
+		hreq.Header.Set(h[0], h[1])
+	}
+	if key := p.opts.APIKey.Reveal(); key != "" {
+		hreq.Header.Set("X-Api-Key", key)
+	} else {
+		hreq.Header.Del("X-Api-Key")
+	}
+	hreq.Header.Set("Anthropic-Version", p.opts.version())
+	for _, name := range forwardedHeaders {
+		if v := hdr.Values(name); len(v) > 0 {
+			hreq.Header[name] = v
+		}
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	if stream {
+		hreq.Header.Set("Accept", "text/event-stream")
+	} else {
+		hreq.Header.Set("Accept", "application/json")
+	}
+	return p.client.Send(ctx, hreq)
+}
+
 // Name returns the name the provider was configured under.
 func (p *Provider) Name() string { return p.name }
 
@@ -102,27 +132,7 @@ func (p *Provider) Do(ctx context.Context, req *providers.Request) (*providers.R
 		return nil, err
 	}
 
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(body))
-	if err != nil {
-		return nil, &providers.Error{Provider: p.name, Type: "upstream_error", Message: "building the upstream request failed", Err: fmt.Errorf("%w: %v", providers.ErrUnavailable, err)}
-	}
-	for _, h := range p.headers {
-		hreq.Header.Set(h[0], h[1])
-	}
-	if key := p.opts.APIKey.Reveal(); key != "" {
-		hreq.Header.Set("X-Api-Key", key)
-	} else {
-		hreq.Header.Del("X-Api-Key")
-	}
-	hreq.Header.Set("Anthropic-Version", p.opts.version())
-	hreq.Header.Set("Content-Type", "application/json")
-	if req.Stream {
-		hreq.Header.Set("Accept", "text/event-stream")
-	} else {
-		hreq.Header.Set("Accept", "application/json")
-	}
-
-	resp, err := p.client.Send(ctx, hreq)
+	resp, err := p.send(ctx, p.url, body, req.Stream, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -141,17 +151,9 @@ func (p *Provider) Do(ctx context.Context, req *providers.Request) (*providers.R
 		}, nil
 	}
 
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody+1))
-	resp.Body.Close()
+	data, err := p.readAnswer(ctx, resp)
 	if err != nil {
-		var pe *providers.Error
-		if errors.As(err, &pe) || ctx.Err() != nil {
-			return nil, err
-		}
-		return nil, &providers.Error{Provider: p.name, Status: resp.StatusCode, Type: "upstream_error", Message: "reading the upstream answer failed", Err: fmt.Errorf("%w: %v", providers.ErrUnavailable, err)}
-	}
-	if len(data) > MaxResponseBody {
-		return nil, badResponse(p.name, resp.StatusCode, "answer larger than %d bytes", MaxResponseBody)
+		return nil, err
 	}
 	var out []byte
 	if mode == modeChat {

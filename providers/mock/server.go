@@ -85,6 +85,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		ep = providers.EndpointCompletions
 	case "/v1/embeddings":
 		ep = providers.EndpointEmbeddings
+	case "/v1/messages":
+		h.serveNative(w, req, providers.APIMessages, false)
+		return
+	case "/v1/messages/count_tokens":
+		h.serveNative(w, req, providers.APIMessages, true)
+		return
+	case "/v1/responses":
+		h.serveNative(w, req, providers.APIResponses, false)
+		return
 	case "/v1/models":
 		if h.method(w, req, http.MethodGet) {
 			writeBody(w, http.StatusOK, jsonContentType, h.models)

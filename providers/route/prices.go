@@ -49,16 +49,17 @@ var knownModels = map[string]Known{
 	"text-embedding-3-small": {providers.Price{Input: 0.02}, 8191, 0},
 	"text-embedding-3-large": {providers.Price{Input: 0.13}, 8191, 0},
 	"text-embedding-ada-002": {providers.Price{Input: 0.10}, 8191, 0},
-	// Anthropic (cached input: prompt-cache reads, a tenth of input)
-	"claude-opus-4-5":   {providers.Price{Input: 5, CachedInput: 0.50, Output: 25}, 200000, claude},
-	"claude-opus-4-1":   {providers.Price{Input: 15, CachedInput: 1.50, Output: 75}, 200000, claude},
-	"claude-opus-4":     {providers.Price{Input: 15, CachedInput: 1.50, Output: 75}, 200000, claude},
-	"claude-sonnet-4-5": {providers.Price{Input: 3, CachedInput: 0.30, Output: 15}, 200000, claude},
-	"claude-sonnet-4":   {providers.Price{Input: 3, CachedInput: 0.30, Output: 15}, 200000, claude},
-	"claude-3-7-sonnet": {providers.Price{Input: 3, CachedInput: 0.30, Output: 15}, 200000, claude},
-	"claude-haiku-4-5":  {providers.Price{Input: 1, CachedInput: 0.10, Output: 5}, 200000, claude},
-	"claude-3-5-haiku":  {providers.Price{Input: 0.80, CachedInput: 0.08, Output: 4}, 200000, claude},
-	"claude-3-haiku":    {providers.Price{Input: 0.25, CachedInput: 0.03, Output: 1.25}, 200000, claude},
+	// Anthropic (cached input: prompt-cache reads, a tenth of input; cache
+	// write: 5-minute prompt-cache writes, 1.25 times input)
+	"claude-opus-4-5":   {providers.Price{Input: 5, CachedInput: 0.50, CacheWrite: 6.25, Output: 25}, 200000, claude},
+	"claude-opus-4-1":   {providers.Price{Input: 15, CachedInput: 1.50, CacheWrite: 18.75, Output: 75}, 200000, claude},
+	"claude-opus-4":     {providers.Price{Input: 15, CachedInput: 1.50, CacheWrite: 18.75, Output: 75}, 200000, claude},
+	"claude-sonnet-4-5": {providers.Price{Input: 3, CachedInput: 0.30, CacheWrite: 3.75, Output: 15}, 200000, claude},
+	"claude-sonnet-4":   {providers.Price{Input: 3, CachedInput: 0.30, CacheWrite: 3.75, Output: 15}, 200000, claude},
+	"claude-3-7-sonnet": {providers.Price{Input: 3, CachedInput: 0.30, CacheWrite: 3.75, Output: 15}, 200000, claude},
+	"claude-haiku-4-5":  {providers.Price{Input: 1, CachedInput: 0.10, CacheWrite: 1.25, Output: 5}, 200000, claude},
+	"claude-3-5-haiku":  {providers.Price{Input: 0.80, CachedInput: 0.08, CacheWrite: 1, Output: 4}, 200000, claude},
+	"claude-3-haiku":    {providers.Price{Input: 0.25, CachedInput: 0.03, CacheWrite: 0.3125, Output: 1.25}, 200000, claude},
 }
 
 // Lookup returns the shipped table's entry for an upstream model name: an

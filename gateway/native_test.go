@@ -1,0 +1,379 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	anthropic "github.com/anthropics/anthropic-sdk-go/v2"
+	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
+	"github.com/semgate/semgate/providers/mock"
+	"github.com/tidwall/gjson"
+)
+
+// nativeRecorder is an upstream that records each request it gets and the bytes
+// it answered with.
+type nativeRecorder struct {
+	h  http.Handler
+	mu sync.Mutex
+	// The last request and answer.
+	path   string
+	header http.Header
+	body   []byte
+	answer []byte
+	calls  int
+}
+
+func (rc *nativeRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	rc.mu.Lock()
+	rc.path, rc.header, rc.body, rc.answer = r.URL.Path, r.Header.Clone(), body, nil
+	rc.calls++
+	rc.mu.Unlock()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	rc.h.ServeHTTP(&teeWriter{ResponseWriter: w, rc: rc}, r)
+}
+
+func (rc *nativeRecorder) last() (path string, header http.Header, body, answer []byte, calls int) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.path, rc.header, rc.body, rc.answer, rc.calls
+}
+
+type teeWriter struct {
+	http.ResponseWriter
+	rc *nativeRecorder
+}
+
+func (w *teeWriter) Write(p []byte) (int, error) {
+	w.rc.mu.Lock()
+	w.rc.answer = append(w.rc.answer, p...)
+	w.rc.mu.Unlock()
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *teeWriter) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
+
+// newRecorder serves h behind a nativeRecorder.
+func newNativeRecorder(t *testing.T, h http.Handler) (*nativeRecorder, string) {
+	rc := &nativeRecorder{h: h}
+	hs := httptest.NewServer(rc)
+	t.Cleanup(hs.Close)
+	return rc, hs.URL
+}
+
+// mockUpstream is the mock's HTTP handler behind a nativeRecorder.
+func mockNativeUpstream(t *testing.T) (*nativeRecorder, string) {
+	h, err := mock.NewHandler(mock.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return newNativeRecorder(t, h)
+}
+
+// anthropicConfig serves alias "claude" from an anthropic provider at
+// url (upstream model claude-sonnet-4-5), then, as a fallback when
+// fallback is set, the in-process mock.
+func anthropicConfig(url string, fallback bool) string {
+	y := "providers:\n  - name: mock\n    type: mock\n  - name: ant\n    type: anthropic\n    base_url: " + url +
+		"\n    api_key: sk-ant-upstream\n    timeout: 5s\n    idle_timeout: 5s\n" +
+		"models:\n  - name: claude\n    policy: priority\n    deployments:\n      - provider: ant\n        model: claude-sonnet-4-5\n"
+	if fallback {
+		y += "      - provider: mock\n        model: mock-small\n"
+	}
+	return y
+}
+
+// rawPost posts body with headers and returns the answer's status,
+// headers and bytes.
+func rawPost(t *testing.T, url, body string, hdr ...string) (int, http.Header, []byte) {
+	t.Helper()
+	resp := post(t, url, body, hdr...)
+	return resp.StatusCode, resp.Header, readBody(t, resp)
+}
+
+// TestNativeMessagesPassThrough: /v1/messages to an Anthropic deployment
+// sends the client's body (model rewritten) and anthropic-version and
+// anthropic-beta as sent, and relays the upstream's answer byte for byte,
+// as JSON and as a stream; the chat form it is stored in serves the next
+// identical request as a hit.
+func TestNativeMessagesPassThrough(t *testing.T) {
+	rc, url := mockNativeUpstream(t)
+	ts := newTestServer(t, anthropicConfig(url, false), nil)
+	body := `{"model":"claude","max_tokens":100,"metadata":{"user_id":"u1"},"system":[{"type":"text","text":"Be brief.","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"Name three rivers."}]}`
+	hdr := []string{"anthropic-version", "2023-06-01", "anthropic-beta", "prompt-caching-2024-07-31,fancy-beta"}
+
+	status, h, got := rawPost(t, ts.URL+"/v1/messages", body, hdr...)
+	path, uh, ubody, answer, calls := rc.last()
+	if status != 200 || h.Get("X-Semgate-Cache") != "miss" || calls != 1 {
+		t.Fatalf("status %d cache %q calls %d: %s", status, h.Get("X-Semgate-Cache"), calls, got)
+	}
+	if path != "/v1/messages" || string(ubody) != strings.Replace(body, `"claude"`, `"claude-sonnet-4-5"`, 1) {
+		t.Fatalf("upstream got %s %s", path, ubody)
+	}
+	if uh.Get("Anthropic-Beta") != "prompt-caching-2024-07-31,fancy-beta" || uh.Get("Anthropic-Version") != "2023-06-01" || uh.Get("X-Api-Key") != "sk-ant-upstream" {
+		t.Fatalf("upstream headers %v", uh)
+	}
+	if !bytes.Equal(got, answer) {
+		t.Fatalf("not relayed byte for byte:\nclient   %s\nupstream %s", got, answer)
+	}
+	if gjson.GetBytes(got, "type").Str != "message" || h.Get("X-Semgate-Provider") != "ant" || h.Get("X-Semgate-Cost-Usd") == "0" {
+		t.Fatalf("%v %s", h, got)
+	}
+
+	// The same request again: a hit from the stored chat form, translated.
+	status, h, hit := rawPost(t, ts.URL+"/v1/messages", body, hdr...)
+	if _, _, _, _, n := rc.last(); status != 200 || h.Get("X-Semgate-Cache") != "hit-exact" || n != 1 {
+		t.Fatalf("second: %d %q calls %d", status, h.Get("X-Semgate-Cache"), n)
+	}
+	if gjson.GetBytes(hit, "content.0.text").Str != gjson.GetBytes(got, "content.0.text").Str || gjson.GetBytes(hit, "stop_reason").Str != gjson.GetBytes(got, "stop_reason").Str {
+		t.Fatalf("hit %s\nmiss %s", hit, got)
+	}
+
+	// A stream, byte for byte.
+	sbody := strings.Replace(body, `"max_tokens":100`, `"max_tokens":100,"stream":true`, 1)
+	sbody = strings.Replace(sbody, "rivers", "mountains", 1)
+	status, h, got = rawPost(t, ts.URL+"/v1/messages", sbody, hdr...)
+	_, _, ubody, answer, _ = rc.last()
+	if status != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/event-stream") || !bytes.Equal(got, answer) {
+		t.Fatalf("stream %d %v:\nclient   %s\nupstream %s", status, h, got, answer)
+	}
+	if !gjson.GetBytes(ubody, "stream").Bool() || !bytes.Contains(got, []byte("event: message_stop")) {
+		t.Fatalf("upstream body %s / answer %s", ubody, got)
+	}
+	status, h, _ = rawPost(t, ts.URL+"/v1/messages", sbody, hdr...)
+	if status != 200 || h.Get("X-Semgate-Cache") != "hit-exact" {
+		t.Fatalf("stream hit: %d %q", status, h.Get("X-Semgate-Cache"))
+	}
+}
+
+// TestNativeMessagesSDK drives the pass-through with anthropic-sdk-go:
+// create, stream, tools, count_tokens and errors, against the mock's
+// native Messages endpoint behind an anthropic provider.
+func TestNativeMessagesSDK(t *testing.T) {
+	rc, url := mockNativeUpstream(t)
+	ts := newTestServer(t, anthropicConfig(url, false), nil)
+	client := anthropicClient(ts, "sk-ant-placeholder")
+	ctx := context.Background()
+	params := anthropic.MessageNewParams{
+		Model:     "claude",
+		MaxTokens: 256,
+		System:    []anthropic.TextBlockParam{{Text: "Be brief."}},
+		Messages:  []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Name three colours."))},
+	}
+
+	t.Run("create and a hit", func(t *testing.T) {
+		var resp *http.Response
+		m, err := client.Messages.New(ctx, params, aoption.WithResponseInto(&resp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, _, answer, _ := rc.last()
+		if m.RawJSON() != string(answer) || messageText(m) == "" || m.Usage.OutputTokens == 0 || resp.Header.Get("X-Semgate-Cache") != "miss" {
+			t.Fatalf("%s\nupstream %s", m.RawJSON(), answer)
+		}
+		again, err := client.Messages.New(ctx, params, aoption.WithResponseInto(&resp))
+		if err != nil || resp.Header.Get("X-Semgate-Cache") != "hit-exact" || messageText(again) != messageText(m) {
+			t.Fatalf("hit: %v %q", err, resp.Header.Get("X-Semgate-Cache"))
+		}
+	})
+
+	t.Run("stream", func(t *testing.T) {
+		p := params
+		p.Messages = []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Name three birds."))}
+		var resp *http.Response
+		m := readMessageStream(t, client, p, aoption.WithResponseInto(&resp))
+		_, _, _, answer, _ := rc.last()
+		if messageText(m) == "" || m.StopReason != anthropic.StopReasonEndTurn || !bytes.Contains(answer, []byte(m.ID)) || resp.Header.Get("X-Semgate-Cache") != "miss" {
+			t.Fatalf("%+v\nupstream %s", m, answer)
+		}
+		hit := readMessageStream(t, client, p, aoption.WithResponseInto(&resp))
+		if resp.Header.Get("X-Semgate-Cache") != "hit-exact" || messageText(hit) != messageText(m) {
+			t.Fatalf("hit %q %q", resp.Header.Get("X-Semgate-Cache"), messageText(hit))
+		}
+	})
+
+	t.Run("tools", func(t *testing.T) {
+		p := params
+		p.Tools = []anthropic.ToolUnionParam{{OfTool: &anthropic.ToolParam{
+			Name:        "get_weather",
+			InputSchema: anthropic.ToolInputSchemaParam{Properties: map[string]any{"city": map[string]any{"type": "string"}}, Required: []string{"city"}},
+		}}}
+		p.ToolChoice = anthropic.ToolChoiceUnionParam{OfAny: &anthropic.ToolChoiceAnyParam{}}
+		for i, m := range []*anthropic.Message{nil, readMessageStream(t, client, p)} {
+			if m == nil {
+				var err error
+				if m, err = client.Messages.New(ctx, p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ok := false
+			for _, c := range m.Content {
+				ok = ok || (c.Type == "tool_use" && c.Name == "get_weather" && json.Valid(c.Input))
+			}
+			if m.StopReason != anthropic.StopReasonToolUse || !ok {
+				t.Fatalf("%d: %+v", i, m)
+			}
+		}
+		if _, _, body, _, _ := rc.last(); !gjson.GetBytes(body, "tools.0.input_schema").Exists() {
+			t.Fatalf("tools not passed as sent: %s", body)
+		}
+	})
+
+	t.Run("errors", func(t *testing.T) {
+		var apiErr *anthropic.Error
+		// The mock refuses an empty conversation as Anthropic would: 400.
+		_, err := client.Messages.New(ctx, params, aoption.WithJSONSet("messages", []any{}))
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 || !strings.Contains(apiErr.RawJSON(), `"type":"invalid_request_error"`) {
+			t.Fatalf("%v", err)
+		}
+	})
+}
+
+// anthropicFake answers every Messages request with body (JSON, or an
+// event stream when it starts with "event:").
+func anthropicFake(t *testing.T, status int, body string) (*nativeRecorder, string) {
+	return newNativeRecorder(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(body, "event:") {
+			w.Header().Set("Content-Type", "text/event-stream")
+		} else {
+			w.Header().Set("Content-Type", "application/json")
+		}
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}))
+}
+
+const thinkingMessage = `{"id":"msg_01","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"thinking","thinking":"Rivers: Nile...","signature":"sig"},{"type":"text","text":"Nile, Amazon, Yangtze."}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":100,"cache_read_input_tokens":1000,"cache_creation_input_tokens":2000,"output_tokens":50}}`
+
+const thinkingStream = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_02\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5\",\"content\":[],\"stop_reason\":null,\"usage\":{\"input_tokens\":100,\"cache_read_input_tokens\":1000,\"cache_creation_input_tokens\":2000,\"output_tokens\":1}}}\n\n" +
+	"event: ping\ndata: {\"type\":\"ping\"}\n\n" +
+	"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}\n\n" +
+	"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"Rivers...\"}}\n\n" +
+	"event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n" +
+	"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n" +
+	"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"Nile.\"}}\n\n" +
+	"event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n" +
+	"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":50}}\n\n" +
+	"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
+
+// TestNativeLossyNotStored: an answer with thinking blocks reaches the
+// client whole, but is not stored, since its chat form would replay
+// without them; its cost counts the prompt-cache reads and writes at
+// their prices.
+func TestNativeLossyNotStored(t *testing.T) {
+	// claude-sonnet-4-5: input 3, cache read 0.30, cache write 3.75, output 15 USD per million.
+	const wantCost = (100*3 + 1000*0.30 + 2000*3.75 + 50*15) / 1e6
+	body := `{"model":"claude","max_tokens":2000,"thinking":{"type":"enabled","budget_tokens":1024},"messages":[{"role":"user","content":"Name three rivers."}]}`
+	for _, tc := range []struct {
+		name, answer, body string
+	}{
+		{"json", thinkingMessage, body},
+		{"stream", thinkingStream, strings.Replace(body, `"max_tokens"`, `"stream":true,"max_tokens"`, 1)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc, url := anthropicFake(t, 200, tc.answer)
+			ts := newTestServer(t, anthropicConfig(url, false), nil)
+			for i := range 2 {
+				status, h, got := rawPost(t, ts.URL+"/v1/messages", tc.body)
+				if status != 200 || string(got) != tc.answer || h.Get("X-Semgate-Cache") != "miss" {
+					t.Fatalf("%d: %d %q %s", i, status, h.Get("X-Semgate-Cache"), got)
+				}
+				cost := h.Get("X-Semgate-Cost-Usd")
+				if tc.name == "stream" {
+					cost = "" // a trailer
+				}
+				if tc.name == "json" {
+					if c, _ := strconv.ParseFloat(cost, 64); c < wantCost*0.999 || c > wantCost*1.001 {
+						t.Fatalf("cost %s, want %g", cost, wantCost)
+					}
+				}
+			}
+			if _, _, _, _, calls := rc.last(); calls != 2 {
+				t.Fatalf("upstream calls %d, want 2 (the thinking answer must not be stored)", calls)
+			}
+			// The SDK reads the thinking block the upstream sent.
+			var m *anthropic.Message
+			client := anthropicClient(ts, "k")
+			p := anthropic.MessageNewParams{Model: "claude", MaxTokens: 2000,
+				Thinking: anthropic.ThinkingConfigParamOfEnabled(1024),
+				Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Name three rivers."))}}
+			if tc.name == "stream" {
+				m = readMessageStream(t, client, p)
+			} else {
+				var err error
+				if m, err = client.Messages.New(context.Background(), p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(m.Content) != 2 || m.Content[0].Type != "thinking" || m.Content[0].Thinking == "" || m.Usage.CacheCreationInputTokens != 2000 {
+				t.Fatalf("%+v", m)
+			}
+		})
+	}
+}
+
+// TestNativeStreamCost: a passed-through stream's cost trailer prices the
+// native usage, prompt-cache writes included.
+func TestNativeStreamCost(t *testing.T) {
+	const wantCost = (100*3 + 1000*0.30 + 2000*3.75 + 50*15) / 1e6
+	_, url := anthropicFake(t, 200, thinkingStream)
+	ts := newTestServer(t, anthropicConfig(url, false), nil)
+	resp := post(t, ts.URL+"/v1/messages", `{"model":"claude","max_tokens":20,"stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	readBody(t, resp)
+	if c, _ := strconv.ParseFloat(resp.Trailer.Get("X-Semgate-Cost-Usd"), 64); c < wantCost*0.999 || c > wantCost*1.001 {
+		t.Fatalf("cost trailer %q, want %g", resp.Trailer.Get("X-Semgate-Cost-Usd"), wantCost)
+	}
+}
+
+// TestNativeFallbackTranslates: when the Anthropic deployment fails, the
+// fallback to a chat deployment answers through the translation, in the
+// Messages shape still.
+func TestNativeFallbackTranslates(t *testing.T) {
+	rc, url := anthropicFake(t, 529, `{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`)
+	ts := newTestServer(t, anthropicConfig(url, true), nil)
+	for _, stream := range []bool{false, true} {
+		p := anthropic.MessageNewParams{Model: "claude", MaxTokens: 100,
+			Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Fallback " + strconv.FormatBool(stream)))}}
+		var resp *http.Response
+		var m *anthropic.Message
+		client := anthropicClient(ts, "k")
+		if stream {
+			m = readMessageStream(t, client, p, aoption.WithResponseInto(&resp))
+		} else {
+			var err error
+			if m, err = client.Messages.New(context.Background(), p, aoption.WithResponseInto(&resp)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if resp.Header.Get("X-Semgate-Provider") != "mock" || resp.Header.Get("X-Semgate-Attempts") != "2" || messageText(m) == "" || !strings.HasPrefix(m.ID, "msg_") {
+			t.Fatalf("stream %v: %v %+v", stream, resp.Header, m)
+		}
+	}
+	if _, _, _, _, calls := rc.last(); calls != 2 {
+		t.Fatalf("anthropic calls %d", calls)
+	}
+}
+
+// TestNativeUpstreamError: an Anthropic deployment's 4xx reaches the
+// client in Anthropic's shape with its status.
+func TestNativeUpstreamError(t *testing.T) {
+	_, url := anthropicFake(t, 400, `{"type":"error","error":{"type":"invalid_request_error","message":"thinking.budget_tokens: too small"}}`)
+	ts := newTestServer(t, anthropicConfig(url, false), nil)
+	client := anthropicClient(ts, "k")
+	_, err := client.Messages.New(context.Background(), anthropic.MessageNewParams{Model: "claude", MaxTokens: 10,
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hi"))}})
+	var apiErr *anthropic.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 || !strings.Contains(apiErr.RawJSON(), "budget_tokens: too small") || !strings.Contains(apiErr.RawJSON(), `"invalid_request_error"`) {
+		t.Fatalf("%v", err)
+	}
+}
