@@ -1,7 +1,10 @@
 package gateway
 
 import (
+	"context"
+	"errors"
 	"net/http"
+	"time"
 
 	"github.com/semgate/semgate/providers"
 	"github.com/semgate/semgate/providers/codec"
@@ -53,9 +56,12 @@ func (s *Server) createMessage(f *frontWriter, r *http.Request) {
 // forwards as sent.
 var anthropicHeaders = []string{"anthropic-version", "anthropic-beta"}
 
-// countTokens serves POST /v1/messages/count_tokens: the prompt tokens of
-// the translated chat request, counted as the gateway counts prompts
-// (providers/tokens), with the alias's first deployment's tokenizer.
+// countTokens serves POST /v1/messages/count_tokens: the upstream's count
+// where the alias has a deployment whose provider counts Messages
+// prompts (Anthropic's count_tokens endpoint; providers.TokenCounter),
+// else, or when that upstream fails, the prompt tokens of the translated
+// chat request, counted as the gateway counts prompts (providers/tokens)
+// with the alias's first deployment's tokenizer.
 func (s *Server) countTokens(f *frontWriter, r *http.Request) {
 	body, err := s.readBody(f, r)
 	if err != nil {
@@ -73,7 +79,8 @@ func (s *Server) countTokens(f *frontWriter, r *http.Request) {
 		return
 	}
 	p := principalOf(r.Context())
-	if _, err := s.router.Lookup(req.Model); err != nil {
+	model, err := s.router.Lookup(req.Model)
+	if err != nil {
 		f.writeAPIError(s.unknownModelFor(p, req.Model))
 		return
 	}
@@ -81,8 +88,52 @@ func (s *Server) countTokens(f *frontWriter, r *http.Request) {
 		f.writeAPIError(errModelNotAllowed)
 		return
 	}
+	if out, err := s.upstreamCount(f, r, model, req.Model, body); out != nil || err != nil {
+		if err != nil {
+			f.writeAPIError(err)
+			return
+		}
+		f.writeJSON(http.StatusOK, out)
+		return
+	}
 	n := tokens.Prompt(s.encodingModel(req.Model), providers.EndpointChat.String(), chat)
 	f.writeJSON(http.StatusOK, codec.CountTokensBody(int64(n)))
+}
+
+// countTimeout bounds an upstream count_tokens call.
+const countTimeout = 10 * time.Second
+
+// upstreamCount asks the first of the model's deployments that counts
+// Messages prompts. It returns the upstream's answer, the upstream's
+// refusal of the request (a client error), or neither: no deployment
+// counts, or the upstream failed, and the gateway counts itself.
+func (s *Server) upstreamCount(f *frontWriter, r *http.Request, model *providers.Model, alias string, body []byte) ([]byte, error) {
+	for _, dep := range model.Deployments {
+		tc, ok := dep.Provider.(providers.TokenCounter)
+		if !ok {
+			continue
+		}
+		if np, ok := dep.Provider.(providers.Native); !ok || !np.Speaks(providers.APIMessages) {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), countTimeout)
+		out, err := tc.CountTokens(ctx, &providers.NativeRequest{API: providers.APIMessages, Model: dep.Model,
+			Body: bodyWithModel(body, alias, dep.Model), Header: forwardHeaders(r.Header, anthropicHeaders...),
+			RequestID: f.Header().Get(headerRequestID)})
+		cancel()
+		if err == nil {
+			return out, nil
+		}
+		if r.Context().Err() != nil {
+			return nil, errClientGone
+		}
+		if !upstreamFault(err) && !errors.Is(err, providers.ErrUnsupported) {
+			return nil, err // the request's own fault: the upstream's 4xx
+		}
+		s.log.Warn("messages: upstream count_tokens failed; counting locally", "provider", dep.ProviderName, "error", err)
+		return nil, nil
+	}
+	return nil, nil
 }
 
 // encodingModel is the upstream model whose tokenizer counts an alias's

@@ -377,3 +377,42 @@ func TestNativeUpstreamError(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// TestNativeCountTokens: count_tokens asks the Anthropic deployment's
+// count_tokens endpoint and relays its answer; its 4xx reaches the client
+// in Anthropic's shape; when it fails, semgate counts.
+func TestNativeCountTokens(t *testing.T) {
+	body := `{"model":"claude","system":"Be brief.","messages":[{"role":"user","content":"Name three rivers."}]}`
+	t.Run("upstream", func(t *testing.T) {
+		rc, url := mockNativeUpstream(t)
+		ts := newTestServer(t, anthropicConfig(url, false), nil)
+		client := anthropicClient(ts, "k")
+		n, err := client.Messages.CountTokens(context.Background(), anthropic.MessageCountTokensParams{Model: "claude",
+			System:   anthropic.MessageCountTokensParamsSystemUnion{OfString: anthropic.String("Be brief.")},
+			Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Name three rivers."))}},
+			aoption.WithHeader("anthropic-beta", "token-counting-2024-11-01"))
+		path, h, ubody, answer, _ := rc.last()
+		if err != nil || n.InputTokens <= 0 || n.RawJSON() != string(answer) || path != "/v1/messages/count_tokens" {
+			t.Fatalf("%v %+v; upstream %s %s", err, n, path, answer)
+		}
+		if gjson.GetBytes(ubody, "model").Str != "claude-sonnet-4-5" || h.Get("Anthropic-Beta") != "token-counting-2024-11-01" {
+			t.Fatalf("upstream got %s %v", ubody, h)
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		_, url := anthropicFake(t, 400, `{"type":"error","error":{"type":"invalid_request_error","message":"messages: bad role"}}`)
+		ts := newTestServer(t, anthropicConfig(url, false), nil)
+		status, _, got := rawPost(t, ts.URL+"/v1/messages/count_tokens", body)
+		if status != 400 || gjson.GetBytes(got, "error.type").Str != "invalid_request_error" || !strings.Contains(string(got), "bad role") {
+			t.Fatalf("%d %s", status, got)
+		}
+	})
+	t.Run("upstream down: counted locally", func(t *testing.T) {
+		rc, url := anthropicFake(t, 503, `{"type":"error","error":{"type":"api_error","message":"down"}}`)
+		ts := newTestServer(t, anthropicConfig(url, false), nil)
+		status, _, got := rawPost(t, ts.URL+"/v1/messages/count_tokens", body)
+		if _, _, _, _, calls := rc.last(); status != 200 || gjson.GetBytes(got, "input_tokens").Int() <= 0 || calls == 0 {
+			t.Fatalf("%d %s (upstream calls %d)", status, got, calls)
+		}
+	})
+}
