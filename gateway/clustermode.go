@@ -4,13 +4,15 @@ import (
 	"net/http"
 
 	"github.com/semgate/semgate/gateway/cluster"
+	"github.com/semgate/semgate/gateway/limits"
 )
 
 // Cluster mode (package cluster): with cluster.redis_url set, the
-// gateway's keys and cache fills are shared with the other replicas
-// through Redis. openCluster joins after the keys and the cache are
-// open; storeAnswer publishes each fill; Close leaves before the cache
-// closes. Without redis_url nothing here runs.
+// gateway's keys, cache fills, rate limits and budgets are shared with
+// the other replicas through Redis. openCluster joins after the keys and
+// the cache are open; openQuota then takes the cluster's limiter and
+// budgets (quotaBackends); storeAnswer publishes each fill; Close leaves
+// before the cache closes. Without redis_url nothing here runs.
 
 // openCluster joins the cluster when one is configured.
 func (s *Server) openCluster() error {
@@ -28,6 +30,28 @@ func (s *Server) openCluster() error {
 	return nil
 }
 
+// quotaBackends returns the rate limiter and the budgets of the limits
+// step: the replica's own (a LocalLimiter, and local, its budgets kept in
+// its store), or, in cluster mode, the cluster's, shared through Redis
+// (cluster.RedisLimiter, and cluster.RedisBudgets over local, which keep
+// deciding alone while Redis is unreachable and the cluster fails open).
+func (s *Server) quotaBackends(local *limits.LocalBudgets) (limits.Limiter, limits.Budgets, error) {
+	o := &s.cfg.Limits
+	if s.cluster == nil {
+		return limits.NewLocalLimiter(limits.LocalOptions{Idle: o.IdleTimeout}), local, nil
+	}
+	lim, err := cluster.NewLimiter(s.cluster, cluster.LimiterOptions{Idle: o.IdleTimeout})
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := cluster.NewBudgets(s.cluster, local, cluster.BudgetOptions{Lease: o.ReservationLease})
+	if err != nil {
+		lim.Close()
+		return nil, nil, err
+	}
+	return lim, b, nil
+}
+
 // clusterRefuses answers 503 when the replica must not serve: it fails
 // closed (cluster.on_unreachable: closed) and Redis is unreachable, so a
 // key revoked on another replica might still be accepted here.
@@ -37,10 +61,26 @@ func (s *Server) clusterRefuses(w http.ResponseWriter) bool {
 	}
 	s.cluster.CountRefused()
 	w.Header().Set("Retry-After", "1")
-	writeError(w, &apiError{Status: http.StatusServiceUnavailable, Type: typeServer, Code: "cluster_unavailable",
-		Message: "semgate cannot reach its cluster's Redis (cluster.on_unreachable: closed); retry on another instance"})
+	e := clusterUnavailable
+	writeError(w, &e)
 	return true
 }
+
+// limitsUnavailable is the error of a request that the cluster's shared
+// rate limits or budgets could not decide on: Redis became unreachable
+// and the replica fails closed (the request came in before the health
+// check noticed). The same 503 as clusterRefuses.
+func (s *Server) limitsUnavailable() error {
+	if s.cluster != nil {
+		s.cluster.CountRefused()
+	}
+	e := clusterUnavailable
+	return &e
+}
+
+// clusterUnavailable is the 503 of a fail-closed replica without Redis.
+var clusterUnavailable = apiError{Status: http.StatusServiceUnavailable, Type: typeServer, Code: "cluster_unavailable", RetryAfter: 1,
+	Message: "semgate cannot reach its cluster's Redis (cluster.on_unreachable: closed); retry on another instance"}
 
 // closeCluster leaves the cluster: it publishes what is left to publish
 // and stops applying the other replicas' fills. Before the cache closes.

@@ -81,8 +81,13 @@ func (s *Server) openQuota() error {
 	if err != nil {
 		return err
 	}
-	q := &quota{opts: o, budgets: b, now: time.Now, log: s.log,
-		lim:        limits.NewLocalLimiter(limits.LocalOptions{Idle: o.IdleTimeout}),
+	lim, budgets, err := s.quotaBackends(b)
+	if err != nil {
+		b.Close()
+		return err
+	}
+	q := &quota{opts: o, budgets: budgets, now: time.Now, log: s.log,
+		lim:        lim,
 		rejected:   map[limits.Subject]*metrics.Counter{},
 		overBudget: map[limits.Scope]*metrics.Counter{},
 		downgraded: s.metrics.set.NewCounter(`semgate_budget_downgraded_total`),
@@ -100,7 +105,7 @@ func (s *Server) openQuota() error {
 	return nil
 }
 
-// close stops the limiter's goroutine.
+// close stops the limiter's goroutine and closes the budgets.
 func (q *quota) close() {
 	if q != nil {
 		q.lim.Close()
@@ -192,6 +197,11 @@ func (s *Server) limitRequest(w http.ResponseWriter, r *http.Request, ex *exchan
 			want = n // 0 (a look) unless hits count tokens
 		}
 		d, err := q.lim.Allow(ctx, ls.s, ls.r, want, now)
+		if errors.Is(err, limits.ErrUnavailable) {
+			q.giveBack(ctx, u.subjects[:i], 1, n, now)
+			u.n = 0
+			return s.limitsUnavailable()
+		}
 		if err != nil {
 			q.log.Warn("limits: rate limiter failed; letting the request through", "request_id", ex.id, "error", err)
 			continue
@@ -229,6 +239,12 @@ func (s *Server) limitUpstream(w http.ResponseWriter, ex *exchange, plan *route.
 				continue
 			}
 			d, err := q.lim.Allow(ctx, ls.s, ls.r, n, now)
+			if errors.Is(err, limits.ErrUnavailable) {
+				q.giveBack(ctx, u.subjects[:u.n], 1, 0, now)
+				q.giveBack(ctx, u.subjects[:i], 0, n, now)
+				u.n = 0
+				return s.limitsUnavailable()
+			}
 			if err != nil {
 				q.log.Warn("limits: rate limiter failed; letting the request through", "request_id", ex.id, "error", err)
 				continue
@@ -320,6 +336,10 @@ func (s *Server) reserveBudget(w http.ResponseWriter, ex *exchange, plan *route.
 		u.n = 0
 		q.overBudget[ob.Budget.Scope].Inc()
 		return q.insufficientQuota(w, ob)
+	case errors.Is(err, limits.ErrUnavailable):
+		q.giveBack(ctx, u.subjects[:u.n], 1, u.tokens, now)
+		u.n = 0
+		return s.limitsUnavailable()
 	case err != nil:
 		// The reservation could not be written: refuse rather than
 		// spend unaccounted.

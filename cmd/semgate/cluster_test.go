@@ -91,7 +91,8 @@ func eventually(d time.Duration, cond func() bool) (time.Duration, bool) {
 }
 
 // TestClusterTwoReplicas: two `semgate serve` processes sharing one real
-// redis-server. A key created on A is accepted by B within 1s, a
+// redis-server. A key created on A is accepted by B within 1s, its rate
+// limit is one limit for both replicas, a
 // revocation on A refused by B within 1s, a fill on A a hit on B (exact
 // and semantic). Then Redis is killed: both replicas go on serving
 // (fail-open) with their keys from memory, while a third, fail-closed
@@ -120,6 +121,41 @@ func TestClusterTwoReplicas(t *testing.T) {
 		t.Fatal("a key created on A was not accepted by B within 1s")
 	} else {
 		t.Logf("key created on A accepted by B after %v", took)
+	}
+
+	// A shared rate limit: 4 requests a minute for the key, whichever
+	// replica they reach. 8 requests alternating between A and B: 4 pass,
+	// 4 are refused, by both replicas.
+	code, _, body := call(t, "POST", a.addr+"/admin/keys", "", `{"name":"limited","tenant":"team-a","rate_limit":{"requests_per_minute":4}}`)
+	var lk struct{ Key string }
+	if code != 201 || json.Unmarshal([]byte(body), &lk) != nil || lk.Key == "" {
+		t.Fatalf("creating a limited key: %d %s", code, body)
+	}
+	if _, ok := eventually(time.Second, func() bool {
+		code, _, _ := call(t, "GET", b.addr+"/v1/models", lk.Key, "")
+		return code == 200
+	}); !ok {
+		t.Fatal("the limited key did not reach B")
+	}
+	refused := map[string]int{}
+	passed := 0
+	for i := range 8 {
+		c := a
+		if i%2 == 1 {
+			c = b
+		}
+		code, _, body := call(t, "POST", c.addr+"/v1/chat/completions", lk.Key, chatBody("limited question "+strconv.Itoa(i)), "Cache-Control", "no-store")
+		switch {
+		case code == 200:
+			passed++
+		case code == 429 && strings.Contains(body, "rate_limit_exceeded"):
+			refused[c.addr]++
+		default:
+			t.Fatalf("request %d: %d %s", i, code, body)
+		}
+	}
+	if passed != 4 || refused[a.addr] == 0 || refused[b.addr] == 0 {
+		t.Fatalf("a limit of 4 a minute shared by A and B: %d passed, refused %v", passed, refused)
 	}
 
 	// A fill on A is a hit on B: exact, and semantic for a variant.
@@ -190,7 +226,10 @@ func TestClusterTwoReplicas(t *testing.T) {
 	if code, cache, body := call(t, "POST", a.addr+"/v1/chat/completions", secret2, chatBody(q2)); code != 200 || cache != "miss" {
 		t.Fatalf("A during the outage: %d %s %s", code, cache, body)
 	}
-	if _, _, m := call(t, "GET", a.addr+"/metrics", "", ""); !strings.Contains(m, "semgate_cluster_redis_up 0") {
+	if _, ok := eventually(2*time.Second, func() bool { // A notices on its next health check
+		_, _, m := call(t, "GET", a.addr+"/metrics", "", "")
+		return strings.Contains(m, "semgate_cluster_redis_up 0")
+	}); !ok {
 		t.Fatal("semgate_cluster_redis_up is not 0 on A during the outage")
 	}
 
