@@ -267,6 +267,11 @@ type ProviderConfig struct {
 	// Query (openai only) adds URL query parameters to every request, e.g.
 	// api-version for Azure OpenAI. Default: none.
 	Query map[string]string `yaml:"query"`
+	// Responses (openai only) says the upstream serves the Responses API
+	// (POST <base_url>/responses): /v1/responses requests routed to it are
+	// passed through as sent (model rewritten) instead of translated to
+	// Chat Completions. Default: false.
+	Responses bool `yaml:"responses"`
 	// Version (anthropic only) is the anthropic-version header. Default:
 	// "2023-06-01".
 	Version string `yaml:"version"`

@@ -15,6 +15,9 @@ import (
 
 	anthropic "github.com/anthropics/anthropic-sdk-go/v2"
 	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/responses"
 	"github.com/semgate/semgate/providers/mock"
 	"github.com/tidwall/gjson"
 )
@@ -415,4 +418,136 @@ func TestNativeCountTokens(t *testing.T) {
 			t.Fatalf("%d %s (upstream calls %d)", status, got, calls)
 		}
 	})
+}
+
+// responsesConfig serves alias "gpt" from an openai provider at url that
+// serves the Responses API (responses: true), upstream model gpt-4.1.
+func responsesConfig(url string) string {
+	return "providers:\n  - name: oai\n    type: openai\n    responses: true\n    base_url: " + url +
+		"\n    api_key: sk-upstream\n    timeout: 5s\n    idle_timeout: 5s\n" +
+		"models:\n  - name: gpt\n    deployments:\n      - provider: oai\n        model: gpt-4.1\n"
+}
+
+// TestNativeResponsesPassThrough: /v1/responses to a provider marked
+// responses: true sends the client's body (model rewritten) to its
+// /responses and relays the answer byte for byte, JSON and stream; the
+// chat form serves the next identical request as a hit; a follow-up with
+// previous_response_id works from semgate's stored conversation.
+func TestNativeResponsesPassThrough(t *testing.T) {
+	rc, url := mockNativeUpstream(t)
+	ts := newTestServer(t, responsesConfig(url+"/v1"), nil)
+	body := `{"model":"gpt","instructions":"Be terse.","input":"Name three rivers.","metadata":{"k":"v"}}`
+
+	status, h, got := rawPost(t, ts.URL+"/v1/responses", body)
+	path, _, ubody, answer, calls := rc.last()
+	if status != 200 || h.Get("X-Semgate-Cache") != "miss" || calls != 1 || path != "/v1/responses" {
+		t.Fatalf("%d %q calls %d path %s: %s", status, h.Get("X-Semgate-Cache"), calls, path, got)
+	}
+	if string(ubody) != strings.Replace(body, `"gpt"`, `"gpt-4.1"`, 1) || !bytes.Equal(got, answer) {
+		t.Fatalf("upstream got %s\nclient   %s\nupstream %s", ubody, got, answer)
+	}
+	status, h, hit := rawPost(t, ts.URL+"/v1/responses", body)
+	if _, _, _, _, n := rc.last(); status != 200 || h.Get("X-Semgate-Cache") != "hit-exact" || n != 1 ||
+		gjson.GetBytes(hit, "output.0.content.0.text").Str != gjson.GetBytes(got, "output.0.content.0.text").Str {
+		t.Fatalf("hit: %d %q calls %d %s", status, h.Get("X-Semgate-Cache"), n, hit)
+	}
+
+	sbody := strings.Replace(strings.Replace(body, "rivers", "lakes", 1), `"input"`, `"stream":true,"input"`, 1)
+	status, h, got = rawPost(t, ts.URL+"/v1/responses", sbody)
+	_, _, _, answer, _ = rc.last()
+	if status != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/event-stream") || !bytes.Equal(got, answer) || !bytes.Contains(got, []byte("response.completed")) {
+		t.Fatalf("stream %d:\nclient   %s\nupstream %s", status, got, answer)
+	}
+
+	// The stored (passed-through) response continues on semgate's store.
+	client := responsesClient(ts, "k")
+	ctx := context.Background()
+	first, err := client.Responses.New(ctx, responses.ResponseNewParams{Model: "gpt", Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("Pick a number.")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, answer, before := rc.last()
+	if first.RawJSON() != string(answer) {
+		t.Fatalf("SDK got %s, upstream sent %s", first.RawJSON(), answer)
+	}
+	next, err := client.Responses.New(ctx, responses.ResponseNewParams{Model: "gpt", PreviousResponseID: openai.String(first.ID),
+		Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("And another.")}})
+	_, _, ubody, _, after := rc.last()
+	if err != nil || next.OutputText() == "" || after != before+1 || gjson.GetBytes(ubody, "messages.#").Int() < 3 {
+		t.Fatalf("follow-up: %v; upstream got %s", err, ubody)
+	}
+}
+
+// TestNativeResponsesSDK drives the Responses pass-through with openai-go:
+// stream, tools and errors.
+func TestNativeResponsesSDK(t *testing.T) {
+	rc, url := mockNativeUpstream(t)
+	ts := newTestServer(t, responsesConfig(url+"/v1"), nil)
+	client := responsesClient(ts, "k")
+	ctx := context.Background()
+	p := responses.ResponseNewParams{Model: "gpt", Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("Name three colours.")}}
+
+	t.Run("stream", func(t *testing.T) {
+		var resp *http.Response
+		final, rebuilt := readResponsesStream(t, ctx, client, p, option.WithResponseInto(&resp))
+		_, _, _, answer, _ := rc.last()
+		if final.Status != "completed" || rebuilt.OutputText() != final.OutputText() || !bytes.Contains(answer, []byte(final.ID)) || resp.Header.Get("X-Semgate-Cache") != "miss" {
+			t.Fatalf("%s", final.RawJSON())
+		}
+		hit, _ := readResponsesStream(t, ctx, client, p, option.WithResponseInto(&resp))
+		if resp.Header.Get("X-Semgate-Cache") != "hit-exact" || hit.OutputText() != final.OutputText() {
+			t.Fatalf("hit %q", resp.Header.Get("X-Semgate-Cache"))
+		}
+	})
+
+	t.Run("tools", func(t *testing.T) {
+		tp := p
+		tp.Tools = []responses.ToolUnionParam{{OfFunction: &responses.FunctionToolParam{Name: "get_weather",
+			Parameters: map[string]any{"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}}}}}
+		tp.ToolChoice = responses.ResponseNewParamsToolChoiceUnion{OfToolChoiceMode: openai.Opt(responses.ToolChoiceOptionsRequired)}
+		r, err := client.Responses.New(ctx, tp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok := false
+		for _, it := range r.Output {
+			ok = ok || (it.Type == "function_call" && it.Name == "get_weather" && it.CallID != "")
+		}
+		if !ok {
+			t.Fatalf("%s", r.RawJSON())
+		}
+		final, _ := readResponsesStream(t, ctx, client, tp)
+		if len(final.Output) == 0 || final.Output[0].Type != "function_call" {
+			t.Fatalf("stream: %s", final.RawJSON())
+		}
+	})
+
+	t.Run("errors", func(t *testing.T) {
+		// The mock refuses an input without a message: 400 in OpenAI's shape.
+		_, err := client.Responses.New(ctx, p, option.WithJSONSet("input", []any{}))
+		var apiErr *openai.Error
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 {
+			t.Fatalf("%v", err)
+		}
+	})
+}
+
+// TestNativeResponsesLossyNotStored: a Response with a reasoning item
+// reaches the client whole and is not stored.
+func TestNativeResponsesLossyNotStored(t *testing.T) {
+	answer := `{"id":"resp_9","object":"response","created_at":1,"status":"completed","model":"gpt-4.1","output":[{"type":"reasoning","id":"rs_1","summary":[]},{"type":"message","id":"msg_1","role":"assistant","status":"completed","content":[{"type":"output_text","text":"Nile.","annotations":[]}]}],"usage":{"input_tokens":10,"input_tokens_details":{"cached_tokens":0},"output_tokens":5,"output_tokens_details":{"reasoning_tokens":3},"total_tokens":15}}`
+	rc, url := newNativeRecorder(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, answer)
+	}))
+	ts := newTestServer(t, responsesConfig(url), nil)
+	for i := range 2 {
+		status, h, got := rawPost(t, ts.URL+"/v1/responses", `{"model":"gpt","input":"Name a river.","store":false}`)
+		if status != 200 || string(got) != answer || h.Get("X-Semgate-Cache") != "miss" {
+			t.Fatalf("%d: %d %q %s", i, status, h.Get("X-Semgate-Cache"), got)
+		}
+	}
+	if _, _, _, _, calls := rc.last(); calls != 2 {
+		t.Fatalf("upstream calls %d, want 2", calls)
+	}
 }

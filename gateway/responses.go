@@ -8,13 +8,15 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/semgate/semgate/providers"
 	"github.com/semgate/semgate/providers/codec"
 	"github.com/semgate/semgate/semcache"
 	"github.com/tidwall/gjson"
 )
 
 // OpenAI's Responses API (POST /v1/responses, GET and DELETE
-// /v1/responses/{id}), served by translation to Chat Completions (front.go).
+// /v1/responses/{id}), served by translation to Chat Completions (front.go),
+// or passed through to upstreams that serve it (native.go).
 // With store (the default) the response and the conversation a
 // previous_response_id continues are kept, per tenant, for
 // storedResponseTTL.
@@ -143,6 +145,7 @@ func (s *Server) createResponse(f *frontWriter, r *http.Request) {
 			s.keepResponse(tenant, req, response)
 		}
 	}
+	f.nativeDone = keep
 	if req.Stream {
 		st := req.NewStream(opt)
 		f.stream = st
@@ -156,7 +159,14 @@ func (s *Server) createResponse(f *frontWriter, r *http.Request) {
 			return out, err
 		}
 	}
-	s.runChat(f, r, chat)
+	if req.PreviousResponseID != "" {
+		// The conversation is semgate's: an upstream would not know the id.
+		s.runChat(f, r, chat)
+		return
+	}
+	// Deployments serving the Responses API get the request as it is
+	// (native.go).
+	s.runChatNative(f, r, chat, newNativeCall(providers.APIResponses, body, req.Model, nil, f))
 }
 
 // getResponse serves GET /v1/responses/{id}: the tenant's stored response.

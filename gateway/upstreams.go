@@ -15,7 +15,7 @@ import (
 func buildProvider(p *ProviderConfig) (providers.Provider, error) {
 	switch p.Type {
 	case TypeOpenAI:
-		return openai.New(p.Name, openai.Options{HTTPOptions: p.HTTPOptions, AuthHeader: p.AuthHeader, Query: p.Query})
+		return openai.New(p.Name, openai.Options{HTTPOptions: p.HTTPOptions, AuthHeader: p.AuthHeader, Query: p.Query, Responses: p.Responses})
 	case TypeAnthropic:
 		return anthropic.New(p.Name, anthropic.Options{HTTPOptions: p.HTTPOptions, Version: p.Version, DefaultMaxTokens: p.DefaultMaxTokens})
 	case TypeMock:

@@ -35,6 +35,12 @@ type Options struct {
 	// Query holds extra URL query parameters sent with every request, e.g.
 	// {api-version: "2024-10-21"} for Azure OpenAI. Default: none.
 	Query map[string]string `yaml:"query"`
+	// Responses says the upstream serves OpenAI's Responses API (POST
+	// /responses under the base URL): semgate's /v1/responses then passes
+	// requests through to it instead of translating them to Chat
+	// Completions. Default: false (vLLM, Ollama and most OpenAI-compatible
+	// servers speak chat only).
+	Responses bool `yaml:"responses"`
 	// Client sends the requests; nil means a client on a shared transport
 	// tuned for a gateway. For tests.
 	Client *http.Client `yaml:"-"`
@@ -112,6 +118,9 @@ type Provider struct {
 	// urls holds each endpoint's full URL, indexed by providers.Endpoint;
 	// "" for endpoints it does not know.
 	urls [providers.EndpointEmbeddings + 1]string
+	// responses is the Responses API's URL, "" when the upstream does not
+	// serve it (Options.Responses).
+	responses string
 	// header holds the headers of every request, Accept set for a JSON
 	// answer ([0]) or a stream ([1]); the key is added per request.
 	header [2]http.Header
@@ -156,6 +165,9 @@ func New(name string, opts Options) (*Provider, error) {
 	for _, ep := range []providers.Endpoint{providers.EndpointChat, providers.EndpointCompletions, providers.EndpointEmbeddings} {
 		p.urls[ep] = u.JoinPath(ep.Path()).String()
 	}
+	if opts.Responses {
+		p.responses = u.JoinPath("/responses").String()
+	}
 	h := make(http.Header, len(opts.Headers)+3)
 	for k, v := range opts.Headers {
 		h.Set(k, v)
@@ -198,28 +210,33 @@ func (p *Provider) Do(ctx context.Context, req *providers.Request) (*providers.R
 		return nil, &providers.Error{Provider: p.name, Type: "invalid_request_error",
 			Message: "endpoint " + req.Endpoint.String() + " is not supported", Err: providers.ErrUnsupported}
 	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(req.Body))
-	if err != nil {
-		return nil, &providers.Error{Provider: p.name, Type: "upstream_error",
-			Message: "building the upstream request failed", Err: fmt.Errorf("%w: %v", providers.ErrUnavailable, err)}
-	}
-	stream := 0
-	if req.Stream {
-		stream = 1
-	}
-	// A copy per request: http.Client may add headers (cookies).
-	hr.Header = p.header[stream].Clone()
-	if p.authName != "" {
-		hr.Header[p.authName] = []string{p.auth.Reveal()}
-	}
-	if req.RequestID != "" {
-		hr.Header["X-Request-Id"] = []string{req.RequestID}
-	}
-	resp, err := p.client.Send(ctx, hr)
+	resp, err := p.send(ctx, target, req.Body, req.Stream, req.RequestID)
 	if err != nil {
 		return nil, err
 	}
 	return &providers.Response{Status: resp.StatusCode, Header: safeHeader(resp.Header), Body: resp.Body}, nil
+}
+
+// send POSTs body to target with the provider's headers and key.
+func (p *Provider) send(ctx context.Context, target string, body []byte, stream bool, requestID string) (*http.Response, error) {
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return nil, &providers.Error{Provider: p.name, Type: "upstream_error",
+			Message: "building the upstream request failed", Err: fmt.Errorf("%w: %v", providers.ErrUnavailable, err)}
+	}
+	accept := 0
+	if stream {
+		accept = 1
+	}
+	// A copy per request: http.Client may add headers (cookies).
+	hr.Header = p.header[accept].Clone()
+	if p.authName != "" {
+		hr.Header[p.authName] = []string{p.auth.Reveal()}
+	}
+	if requestID != "" {
+		hr.Header["X-Request-Id"] = []string{requestID}
+	}
+	return p.client.Send(ctx, hr)
 }
 
 // safeHeader returns the upstream response headers worth passing on to a
