@@ -27,10 +27,16 @@
 //     false). When Redis answers again it resyncs the keys, publishes the
 //     outbox and reads the stream from where it stopped.
 //
-// Shared rate limits and budgets are to be built on this package: Client
-// is the replica's Redis connection, Key names Redis keys under the
-// cluster's prefix, Up/Serving/FailClosed tell the state, OnStateChange
-// reports its changes, and Fail lets a caller report a failed Redis call.
+//   - Rate limits and budgets: RedisLimiter (limiter.go) and RedisBudgets
+//     (budgets.go) implement limits.Limiter and limits.Budgets on Redis,
+//     each decision one atomic Lua script, so a limit or a budget is the
+//     cluster's, not each replica's; while Redis is unreachable they
+//     decide on the replica alone (open) or refuse (closed).
+//
+// Client is the replica's Redis connection, Key names Redis keys under
+// the cluster's prefix, Up/Serving/FailClosed tell the state,
+// OnStateChange reports its changes, and Fail lets a caller report a
+// failed Redis call.
 package cluster
 
 import (
