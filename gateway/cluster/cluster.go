@@ -11,6 +11,7 @@
 //     without persistence, say). Replicas converge on one rule
 //     (auth.Supersedes): a revocation is final, else the later updated_at
 //     wins.
+//
 //   - Cache fills: a replica that stores an answer appends it to the
 //     stream <prefix>:fills (XADD MAXLEN ~ stream_max_len, every field
 //     binary-safe); every replica reads the stream from the last id it
@@ -19,6 +20,7 @@
 //     skips its own fills, and stores the others' in its cache and index:
 //     with the sender's vector when both use the same embedder, else with
 //     one it computes.
+//
 //   - Redis unreachable: a replica notices within a second (a PING every
 //     500ms, and any failed call), logs it once, sets
 //     semgate_cluster_redis_up to 0, and then either goes on from its own
