@@ -2,7 +2,11 @@
 // It speaks OpenAI's API both in-process, as a [providers.Provider] built by
 // [New], and over HTTP, as the [http.Handler] built by [NewHandler] that
 // `semgate mock --listen ADDR` serves. Both produce the same bytes for the
-// same request.
+// same request. Both also serve Anthropic's Messages API (POST /v1/messages
+// and /v1/messages/count_tokens) and OpenAI's Responses API (POST
+// /v1/responses) natively (in process: [providers.Native]), answering a
+// request as its Chat Completions translation would be answered, in the
+// API's own shape, so a gateway's pass-through paths run offline.
 //
 // # Answers
 //

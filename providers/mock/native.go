@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net/http"
 	"strconv"
@@ -32,6 +33,7 @@ type nativeCodec struct {
 	msgs *codec.MessagesRequest
 	resp *codec.ResponsesRequest
 	chat []byte // the request's chat translation
+	opt  codec.AnswerOptions
 }
 
 // messagesOptions: the mock answers thinking and top_k requests without
@@ -41,6 +43,14 @@ var messagesOptions = codec.MessagesOptions{TopK: codec.Drop, Thinking: codec.Dr
 // parseNative decodes a native request body.
 func parseNative(api providers.API, body []byte) (*nativeCodec, error) {
 	nc := &nativeCodec{api: api}
+	// Ids derive from the request, as the mock's chat ids do.
+	h := fnv.New64a()
+	h.Write(body)
+	prefix := "resp_"
+	if api == providers.APIMessages {
+		prefix = "msg_"
+	}
+	nc.opt = codec.AnswerOptions{ID: fmt.Sprintf("%s%016x", prefix, h.Sum64()), CreatedAt: Created}
 	var err error
 	switch api {
 	case providers.APIMessages:
@@ -60,9 +70,9 @@ func parseNative(api providers.API, body []byte) (*nativeCodec, error) {
 // json translates a chat.completion into the API's answer.
 func (nc *nativeCodec) json(chat []byte) ([]byte, error) {
 	if nc.api == providers.APIMessages {
-		return nc.msgs.Message(chat, codec.AnswerOptions{})
+		return nc.msgs.Message(chat, nc.opt)
 	}
-	return nc.resp.Response(chat, codec.AnswerOptions{})
+	return nc.resp.Response(chat, nc.opt)
 }
 
 // translator is codec's incremental stream translator.
@@ -74,9 +84,9 @@ type translator interface {
 
 func (nc *nativeCodec) stream() translator {
 	if nc.api == providers.APIMessages {
-		return nc.msgs.NewStream(codec.AnswerOptions{})
+		return nc.msgs.NewStream(nc.opt)
 	}
-	return nc.resp.NewStream(codec.AnswerOptions{})
+	return nc.resp.NewStream(nc.opt)
 }
 
 // errorBody renders an OpenAI error body in the API's shape.
