@@ -334,12 +334,12 @@ func (s *Server) serveFront(api frontAPI, serve func(f *frontWriter, r *http.Req
 
 // runChat runs a translated chat body through the pipeline.
 func (s *Server) runChat(f *frontWriter, r *http.Request, chat []byte) {
-	s.serveEndpoint(f, r, providers.EndpointChat, chat)
+	s.servePipeline(f, r, providers.EndpointChat, chat, f.api, nil)
 }
 
 // runChatNative runs a translated chat body through the pipeline, passing
 // the request as the client sent it (nat) to deployments that speak its
 // API.
 func (s *Server) runChatNative(f *frontWriter, r *http.Request, chat []byte, nat *nativeCall) {
-	s.serveEndpointNative(f, r, providers.EndpointChat, chat, nat)
+	s.servePipeline(f, r, providers.EndpointChat, chat, f.api, nat)
 }

@@ -12,8 +12,8 @@ import (
 // created once, at start-up or on its first use, never per request.
 type serverMetrics struct {
 	set       *metrics.Set
-	requests  sync.Map // uint32(endpoint<<16 | status) -> *metrics.Counter
-	durations [4]*metrics.PrometheusHistogram
+	requests  sync.Map // uint32(clientAPI<<16 | status) -> *metrics.Counter
+	durations [len(clientAPIs)]*metrics.PrometheusHistogram
 	upstream  map[*providers.Deployment]*upstreamMetrics
 }
 
@@ -24,8 +24,10 @@ type upstreamMetrics struct {
 
 func newServerMetrics(router *providers.Router) *serverMetrics {
 	m := &serverMetrics{set: metrics.NewSet(), upstream: map[*providers.Deployment]*upstreamMetrics{}}
-	for _, ep := range []providers.Endpoint{providers.EndpointChat, providers.EndpointCompletions, providers.EndpointEmbeddings} {
-		m.durations[ep] = m.set.NewPrometheusHistogram(`semgate_request_duration_seconds{endpoint="` + ep.String() + `"}`)
+	for api, name := range clientAPIs {
+		if name != "" {
+			m.durations[api] = m.set.NewPrometheusHistogram(`semgate_request_duration_seconds{endpoint="` + name + `"}`)
+		}
 	}
 	for _, name := range router.Names() {
 		model, _ := router.Lookup(name)
@@ -41,16 +43,49 @@ func newServerMetrics(router *providers.Router) *serverMetrics {
 	return m
 }
 
-// request counts one finished client request.
-func (m *serverMetrics) request(ep providers.Endpoint, status int, seconds float64) {
-	key := uint32(ep)<<16 | uint32(status)
+// clientAPI is the API a client request came in by, the "endpoint" label
+// of the request metrics: an OpenAI endpoint, or a front's API.
+type clientAPI uint8
+
+// The client APIs after the endpoints (whose values they share).
+const (
+	clientResponses clientAPI = iota + clientAPI(providers.EndpointEmbeddings) + 1 // POST /v1/responses
+	clientMessages                                                                 // POST /v1/messages
+)
+
+// clientAPIs names each client API in metric labels.
+var clientAPIs = [...]string{
+	providers.EndpointChat:        "chat",
+	providers.EndpointCompletions: "completions",
+	providers.EndpointEmbeddings:  "embeddings",
+	clientResponses:               "responses",
+	clientMessages:                "messages",
+}
+
+// clientAPIOf returns the client API of a request served by a front
+// (api), or by the endpoint ep itself (api 0).
+func clientAPIOf(ep providers.Endpoint, api frontAPI) clientAPI {
+	switch api {
+	case apiResponses:
+		return clientResponses
+	case apiMessages:
+		return clientMessages
+	}
+	return clientAPI(ep)
+}
+
+// request counts one finished client request by its client API (a
+// front's requests under their own API, not the chat pipeline's).
+func (m *serverMetrics) request(api clientAPI, status int, seconds float64) {
+	if int(api) >= len(clientAPIs) || clientAPIs[api] == "" {
+		return
+	}
+	key := uint32(api)<<16 | uint32(status)
 	c, ok := m.requests.Load(key)
 	if !ok {
 		c, _ = m.requests.LoadOrStore(key, m.set.GetOrCreateCounter(
-			`semgate_requests_total{endpoint="`+ep.String()+`",status="`+strconv.Itoa(status)+`"}`))
+			`semgate_requests_total{endpoint="`+clientAPIs[api]+`",status="`+strconv.Itoa(status)+`"}`))
 	}
 	c.(*metrics.Counter).Inc()
-	if h := m.durations[ep]; h != nil {
-		h.Update(seconds)
-	}
+	m.durations[api].Update(seconds)
 }

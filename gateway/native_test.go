@@ -551,3 +551,38 @@ func TestNativeResponsesLossyNotStored(t *testing.T) {
 		t.Fatalf("upstream calls %d, want 2", calls)
 	}
 }
+
+// TestMetricsPerAPI: requests through the fronts are counted under their
+// own API, not as chat; every API's duration series exists from the start.
+func TestMetricsPerAPI(t *testing.T) {
+	ts := newTestServer(t, upstreamConfig(), nil)
+	metricsBody := func() string {
+		resp, err := http.Get(ts.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(readBody(t, resp))
+	}
+	for _, api := range []string{"chat", "completions", "embeddings", "responses", "messages"} {
+		if !strings.Contains(metricsBody(), `semgate_request_duration_seconds_bucket{endpoint="`+api+`",le="`) {
+			t.Fatalf("no duration series for %s at start", api)
+		}
+	}
+	post(t, ts.URL+"/v1/messages", `{"model":"mock-small","max_tokens":20,"messages":[{"role":"user","content":"hi"}]}`)
+	post(t, ts.URL+"/v1/messages", `{"model":"nope","max_tokens":20,"messages":[{"role":"user","content":"hi"}]}`)
+	post(t, ts.URL+"/v1/responses", `{"model":"mock-small","input":"hi"}`)
+	post(t, ts.URL+"/v1/responses", `{"model":"mock-small","input":"hi"}`)
+	post(t, ts.URL+"/v1/chat/completions", `{"model":"mock-small","messages":[{"role":"user","content":"hi"}]}`)
+	body := metricsBody()
+	for _, want := range []string{
+		`semgate_requests_total{endpoint="messages",status="200"} 1`,
+		`semgate_requests_total{endpoint="messages",status="404"} 1`,
+		`semgate_requests_total{endpoint="responses",status="200"} 2`,
+		`semgate_requests_total{endpoint="chat",status="200"} 1`,
+		`semgate_request_duration_seconds_count{endpoint="responses"} 2`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("metrics lack %s:\n%s", want, body)
+		}
+	}
+}

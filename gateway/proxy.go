@@ -25,6 +25,7 @@ type exchange struct {
 	req         *request
 	body        []byte      // the body a front read and translated (serveEndpoint); nil: read it
 	native      *nativeCall // a front's request as sent, for deployments that take it natively
+	front       frontAPI    // the front the request came by; 0: the endpoint itself
 	dep         *providers.Deployment
 	attempts    int
 	status      int
@@ -57,12 +58,13 @@ func (s *Server) endpoint(ep providers.Endpoint) http.Handler {
 // front (front.go: /v1/responses, /v1/messages) translated its API's
 // request into, run exactly as if a client had sent it.
 func (s *Server) serveEndpoint(w http.ResponseWriter, r *http.Request, ep providers.Endpoint, body []byte) {
-	s.serveEndpointNative(w, r, ep, body, nil)
+	s.servePipeline(w, r, ep, body, 0, nil)
 }
 
-// serveEndpointNative is serveEndpoint for a front's request that
-// deployments speaking its API take as it is (nat; native.go).
-func (s *Server) serveEndpointNative(w http.ResponseWriter, r *http.Request, ep providers.Endpoint, body []byte, nat *nativeCall) {
+// servePipeline is serveEndpoint for a front's request (front): metrics
+// count it under its API, and deployments speaking that API take it as
+// the client sent it (nat, when not nil; native.go).
+func (s *Server) servePipeline(w http.ResponseWriter, r *http.Request, ep providers.Endpoint, body []byte, front frontAPI, nat *nativeCall) {
 	if !s.admit() {
 		ae := errOverloaded(s.maxInFlight)
 		w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
@@ -70,7 +72,7 @@ func (s *Server) serveEndpointNative(w http.ResponseWriter, r *http.Request, ep 
 		return
 	}
 	defer s.leave()
-	ex := exchange{ep: ep, id: w.Header().Get(headerRequestID), start: time.Now(), who: s.callerOf(r), body: body, native: nat}
+	ex := exchange{ep: ep, id: w.Header().Get(headerRequestID), start: time.Now(), who: s.callerOf(r), body: body, native: nat, front: front}
 	err := s.serveExchange(w, r, &ex)
 	switch {
 	case err == nil:
@@ -218,7 +220,7 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, ex *exchange, er
 		ex.status = http.StatusOK
 	}
 	elapsed := time.Since(ex.start)
-	s.metrics.request(ex.ep, ex.status, elapsed.Seconds())
+	s.metrics.request(clientAPIOf(ex.ep, ex.front), ex.status, elapsed.Seconds())
 	if !s.logRequests && (err == nil || ex.status < 500) {
 		return
 	}
