@@ -10,13 +10,14 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/semgate/semgate/gateway/auth"
+	"github.com/semgate/semgate/gateway/limits"
 )
 
 // adminKeyRoutes adds the virtual key API to the admin router:
 //
 //	POST   /admin/keys        create: 201 with the key and its secret ("key"), shown this once
 //	GET    /admin/keys        list (?tenant= to filter), never with secrets
-//	GET    /admin/keys/{id}   one key
+//	GET    /admin/keys/{id}   one key, with its budgets' state and its usage
 //	PATCH  /admin/keys/{id}   change: each member sent replaces the key's (null clears)
 //	DELETE /admin/keys/{id}   revoke: refused from the moment the answer is sent
 func (s *Server) adminKeyRoutes(a *mux.Router) {
@@ -96,13 +97,72 @@ func (s *Server) adminListKeys(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
 }
 
+// keyDetail is GET /admin/keys/{id}'s answer: the key, the state of the
+// budgets that apply to its requests (its own and its tenant's, in their
+// current periods: the cluster's in cluster mode), and its usage since
+// this replica's records began (what it cost, and what its cache hits
+// saved).
+type keyDetail struct {
+	keyView
+	Budgets []budgetView `json:"budgets"`
+	Usage   totalsView   `json:"usage"`
+}
+
+// budgetView is a budget's state in its current period.
+type budgetView struct {
+	// Scope is "key" (the key's own budget) or "tenant" (its tenant's,
+	// shared by all its keys).
+	Scope string `json:"scope"`
+	Name  string `json:"name"`
+	// Period is "day" or "month" (UTC); Current names the current one,
+	// "2026-12-06" or "2026-12".
+	Period      string    `json:"period"`
+	Current     string    `json:"current_period"`
+	MaxUSD      float64   `json:"max_usd"`
+	SpentUSD    float64   `json:"spent_usd"`
+	ReservedUSD float64   `json:"reserved_usd"` // held by requests in flight
+	LeftUSD     float64   `json:"left_usd"`     // negative when overspent
+	RenewsAt    time.Time `json:"renews_at"`
+}
+
 func (s *Server) adminGetKey(w http.ResponseWriter, r *http.Request) {
 	k, err := s.acl.keys.Get(mux.Vars(r)["id"])
 	if err != nil {
 		writeError(w, toAPIError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, viewKey(k))
+	d := keyDetail{keyView: viewKey(k), Budgets: []budgetView{}, Usage: view(s.routing.acct.totalsOf(dimKey, k.ID, periodTotal))}
+	if q := s.quota; q != nil {
+		now := q.now()
+		for _, b := range q.budgetsOf(&auth.Principal{Tenant: k.Tenant, Key: k}) {
+			spent, reserved, err := q.budgets.Status(r.Context(), b, now)
+			if err != nil {
+				writeError(w, &apiError{Status: http.StatusServiceUnavailable, Type: typeServer, Code: "budget_unavailable", RetryAfter: 1,
+					Message: "semgate could not read the key's budgets; retry shortly."})
+				return
+			}
+			d.Budgets = append(d.Budgets, budgetView{
+				Scope: b.Scope.String(), Name: b.Name, Period: b.Period, Current: limits.PeriodOf(b.Period, now),
+				MaxUSD: nanoToUSD(b.MaxNano), SpentUSD: nanoToUSD(spent), ReservedUSD: nanoToUSD(reserved),
+				LeftUSD: nanoToUSD(b.MaxNano - spent - reserved), RenewsAt: limits.PeriodEnd(b.Period, now),
+			})
+		}
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+func nanoToUSD(n int64) float64 { return float64(n) / 1e9 }
+
+// totalsOf is a copy of the totals of a key or tenant (dim) in a period
+// held in memory (the current day and month, and the total).
+func (a *accountant) totalsOf(dim byte, name, period string) *Totals {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if t := a.totals[spendKey{period, dim, name}]; t != nil {
+		c := *t
+		return &c
+	}
+	return &Totals{}
 }
 
 func (s *Server) adminPatchKey(w http.ResponseWriter, r *http.Request) {

@@ -118,6 +118,12 @@ func TestClusterSharedLimits(t *testing.T) {
 	if float64(spent)/1e9 > 0.03+maxCost+1e-9 || reserved != 0 {
 		t.Fatalf("spent $%.6f (reserved %d) on a $0.03 budget shared by two replicas (largest answer $%.6f)", float64(spent)/1e9, reserved, maxCost)
 	}
+	// Each replica's key API shows the cluster's spend.
+	for _, ts := range []*testServer{a, b} {
+		if d := keyStatus(t, ts, k.ID); len(d.Budgets) != 1 || !near(d.Budgets[0].SpentUSD, float64(spent)/1e9) || !near(d.Budgets[0].SpentUSD, sumCost) {
+			t.Fatalf("GET /admin/keys/%s: %+v, want spent $%f", k.ID, d.Budgets, sumCost)
+		}
+	}
 }
 
 // TestClusterLimitsClosed: a fail-closed gateway whose Redis was just
