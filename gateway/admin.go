@@ -98,6 +98,7 @@ func (s *Server) adminCacheDelete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, toAPIError(err))
 		return
 	}
+	s.replicateDelete(id)
 	writeJSON(w, http.StatusOK, map[string]any{"deleted": 1, "key": id.String()})
 }
 
@@ -115,6 +116,7 @@ func (s *Server) adminCacheFlush(w http.ResponseWriter, r *http.Request) {
 		writeError(w, toAPIError(err))
 		return
 	}
+	s.replicateFlush(f.Model, f.Namespace, q.Get("tenant"))
 	writeJSON(w, http.StatusOK, map[string]any{"deleted": n})
 }
 

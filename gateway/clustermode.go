@@ -5,10 +5,12 @@ import (
 
 	"github.com/semgate/semgate/gateway/cluster"
 	"github.com/semgate/semgate/gateway/limits"
+	"github.com/semgate/semgate/semcache"
 )
 
 // Cluster mode (package cluster): with cluster.redis_url set, the
-// gateway's keys, cache fills, rate limits and budgets are shared with
+// gateway's keys, cache fills (and admin deletes and flushes), rate
+// limits and budgets are shared with
 // the other replicas through Redis. openCluster joins after the keys and
 // the cache are open; openQuota then takes the cluster's limiter and
 // budgets (quotaBackends); storeAnswer publishes each fill; Close leaves
@@ -21,7 +23,7 @@ func (s *Server) openCluster() error {
 	}
 	c, err := cluster.New(s.cfg.Cluster, cluster.Deps{
 		Store: s.store, Keys: s.acl.keys, Cache: s.cache, Embedder: s.embedder,
-		Metrics: s.metrics.set, Logger: s.log,
+		Metrics: s.metrics.set, Logger: s.log, TenantFilter: s.tenantFilter,
 	})
 	if err != nil {
 		return err
@@ -81,6 +83,23 @@ func (s *Server) limitsUnavailable() error {
 // clusterUnavailable is the 503 of a fail-closed replica without Redis.
 var clusterUnavailable = apiError{Status: http.StatusServiceUnavailable, Type: typeServer, Code: "cluster_unavailable", RetryAfter: 1,
 	Message: "semgate cannot reach its cluster's Redis (cluster.on_unreachable: closed); retry on another instance"}
+
+// replicateDelete sends a cache entry deleted through the admin API to
+// the other replicas, which delete it too.
+func (s *Server) replicateDelete(id semcache.ID) {
+	if s.cluster != nil {
+		s.cluster.PublishDelete(id)
+	}
+}
+
+// replicateFlush sends a flush made through the admin API (?model=,
+// ?namespace=, ?tenant=) to the other replicas, which flush the same
+// entries.
+func (s *Server) replicateFlush(model, namespace, tenant string) {
+	if s.cluster != nil {
+		s.cluster.PublishFlush(cluster.Flush{Model: model, Namespace: namespace, Tenant: tenant})
+	}
+}
 
 // closeCluster leaves the cluster: it publishes what is left to publish
 // and stops applying the other replicas' fills. Before the cache closes.

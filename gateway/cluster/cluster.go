@@ -19,7 +19,9 @@
 //     semcache.TableCluster), so one that was down catches up on restart,
 //     skips its own fills, and stores the others' in its cache and index:
 //     with the sender's vector when both use the same embedder, else with
-//     one it computes.
+//     one it computes. Deletions and flushes made through the admin API
+//     travel on the same stream (PublishDelete, PublishFlush), and every
+//     replica applies them to its own cache.
 //
 //   - Redis unreachable: a replica notices within a second (a PING every
 //     500ms, and any failed call), logs it once, sets
@@ -78,6 +80,10 @@ type Deps struct {
 	Metrics *metrics.Set
 	// Logger; nil: slog.Default().
 	Logger *slog.Logger
+	// TenantFilter selects the cache entries of a tenant for a flush
+	// replicated from another replica (the gateway's rule: the tenant's
+	// entries and its share group's); nil: entries of that tenant only.
+	TenantFilter func(tenant string) func(entryTenant string) bool
 }
 
 // Timing of the health check and of the stream reader.
@@ -108,6 +114,7 @@ type Cluster struct {
 	cache   *semcache.Cache
 	emb     embed.Embedder
 	m       *clusterMetrics
+	tfilter func(string) func(string) bool
 
 	// Redis key names.
 	keysHash, keysChannel, fillStream string
@@ -166,7 +173,7 @@ func New(o Options, d Deps) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{
-		o: o, log: d.Logger, kv: kv, keys: d.Keys, cache: d.Cache, emb: d.Embedder,
+		o: o, log: d.Logger, kv: kv, keys: d.Keys, cache: d.Cache, emb: d.Embedder, tfilter: d.TenantFilter,
 		resync: make(chan struct{}, 1), kick: make(chan struct{}, 1),
 		keyOut: map[[32]byte]auth.Record{},
 	}
@@ -447,6 +454,15 @@ func redactURL(s string) string {
 	return s
 }
 
+// tenantFilter selects a tenant's cache entries: Deps.TenantFilter's, or
+// the tenant's own.
+func (c *Cluster) tenantFilter(tenant string) func(string) bool {
+	if c.tfilter != nil {
+		return c.tfilter(tenant)
+	}
+	return func(t string) bool { return t == tenant }
+}
+
 // Kinds of shared limits, for localFallback.
 const (
 	fallbackRateLimit = iota
@@ -470,18 +486,19 @@ func (c *Cluster) localFallback(kind int) {
 
 // clusterMetrics are the cluster's Prometheus metrics.
 type clusterMetrics struct {
-	unreachable   *metrics.Counter
-	resyncs       *metrics.Counter
-	keysPublished *metrics.Counter
-	keysApplied   *metrics.Counter
-	keysBad       *metrics.Counter
-	fillsPub      *metrics.Counter
-	fillsApplied  *metrics.Counter
-	fillsDropped  *metrics.Counter
-	fillsBad      *metrics.Counter
-	gaps          *metrics.Counter
-	refused       *metrics.Counter
-	local         [fallbackKinds]*metrics.Counter
+	unreachable     *metrics.Counter
+	resyncs         *metrics.Counter
+	keysPublished   *metrics.Counter
+	keysApplied     *metrics.Counter
+	keysBad         *metrics.Counter
+	fillsPub        *metrics.Counter
+	fillsApplied    *metrics.Counter
+	fillsDropped    *metrics.Counter
+	fillsBad        *metrics.Counter
+	removalsApplied *metrics.Counter
+	gaps            *metrics.Counter
+	refused         *metrics.Counter
+	local           [fallbackKinds]*metrics.Counter
 }
 
 func newClusterMetrics(set *metrics.Set, c *Cluster) *clusterMetrics {
@@ -499,17 +516,18 @@ func newClusterMetrics(set *metrics.Set, c *Cluster) *clusterMetrics {
 		return 0
 	})
 	m := &clusterMetrics{
-		unreachable:   set.NewCounter(`semgate_cluster_redis_unreachable_total`),
-		resyncs:       set.NewCounter(`semgate_cluster_key_resyncs_total`),
-		keysPublished: set.NewCounter(`semgate_cluster_keys_published_total`),
-		keysApplied:   set.NewCounter(`semgate_cluster_keys_applied_total`),
-		keysBad:       set.NewCounter(`semgate_cluster_keys_skipped_total`),
-		fillsPub:      set.NewCounter(`semgate_cluster_fills_published_total`),
-		fillsApplied:  set.NewCounter(`semgate_cluster_fills_applied_total`),
-		fillsDropped:  set.NewCounter(`semgate_cluster_fills_dropped_total`),
-		fillsBad:      set.NewCounter(`semgate_cluster_fills_skipped_total`),
-		gaps:          set.NewCounter(`semgate_cluster_stream_gaps_total`),
-		refused:       set.NewCounter(`semgate_cluster_refused_total`),
+		unreachable:     set.NewCounter(`semgate_cluster_redis_unreachable_total`),
+		resyncs:         set.NewCounter(`semgate_cluster_key_resyncs_total`),
+		keysPublished:   set.NewCounter(`semgate_cluster_keys_published_total`),
+		keysApplied:     set.NewCounter(`semgate_cluster_keys_applied_total`),
+		keysBad:         set.NewCounter(`semgate_cluster_keys_skipped_total`),
+		fillsPub:        set.NewCounter(`semgate_cluster_fills_published_total`),
+		fillsApplied:    set.NewCounter(`semgate_cluster_fills_applied_total`),
+		fillsDropped:    set.NewCounter(`semgate_cluster_fills_dropped_total`),
+		fillsBad:        set.NewCounter(`semgate_cluster_fills_skipped_total`),
+		removalsApplied: set.NewCounter(`semgate_cluster_removals_applied_total`),
+		gaps:            set.NewCounter(`semgate_cluster_stream_gaps_total`),
+		refused:         set.NewCounter(`semgate_cluster_refused_total`),
 	}
 	for k, name := range fallbackNames {
 		m.local[k] = set.NewCounter(`semgate_cluster_local_decisions_total{kind="` + name + `"}`)

@@ -30,18 +30,51 @@ import (
 //	cr, ex  created and expiry (Unix milliseconds, decimal; ex 0: never)
 //	emb     the sender's embedder id, when it carries a vector
 //	vec     the vector, little-endian float32s
+//
+// Deletions and flushes made through the admin API travel on the same
+// stream, in order with the fills:
+//
+//	v, r    as above
+//	t       "del": id, the entry's ID; or "flush": model, ns, tenant,
+//	        what the flush selected ("" for any), each replica selecting
+//	        the tenant's entries by its own rule (Deps.TenantFilter)
+//
+// A replica of an earlier release skips them as of an unknown type.
 const fillVersion = "1"
 
-// fill is one cache fill on the stream.
+// Stream entry types.
+const (
+	opPut   = "put"
+	opDel   = "del"
+	opFlush = "flush"
+)
+
+// fill is one change of the cache on the stream: a fill (op "put"), a
+// deletion or a flush.
 type fill struct {
+	op       string
 	replica  string
 	e        *semcache.Entry
 	embedder string
 	vec      []float32
 	size     int
+	id       semcache.ID // del
+	flush    Flush       // flush
+}
+
+// Flush is what a flush of the cache selected: entries of a model alias,
+// a namespace and a tenant ("" for any; all "": every entry).
+type Flush struct {
+	Model, Namespace, Tenant string
 }
 
 func (f *fill) values() []any {
+	switch f.op {
+	case opDel:
+		return []any{"v", fillVersion, "r", f.replica, "t", opDel, "id", f.id[:]}
+	case opFlush:
+		return []any{"v", fillVersion, "r", f.replica, "t", opFlush, "model", f.flush.Model, "ns", f.flush.Namespace, "tenant", f.flush.Tenant}
+	}
 	e := f.e
 	var flags []byte
 	if e.Stream {
@@ -86,7 +119,19 @@ func decodeFill(vals map[string]any) (*fill, error) {
 	if s("v") != fillVersion {
 		return nil, fmt.Errorf("cluster: fill of unknown version %q", s("v"))
 	}
-	if s("t") != "put" {
+	switch s("t") {
+	case opPut:
+	case opDel:
+		f := &fill{op: opDel, replica: s("r")}
+		id := s("id")
+		if len(id) != len(f.id) {
+			return nil, errors.New("cluster: deletion with a bad id")
+		}
+		copy(f.id[:], id)
+		return f, nil
+	case opFlush:
+		return &fill{op: opFlush, replica: s("r"), flush: Flush{Model: s("model"), Namespace: s("ns"), Tenant: s("tenant")}}, nil
+	default:
 		return nil, fmt.Errorf("cluster: fill of unknown type %q", s("t"))
 	}
 	e := &semcache.Entry{
@@ -115,7 +160,7 @@ func decodeFill(vals map[string]any) (*fill, error) {
 	if ex != 0 {
 		e.Expires = time.UnixMilli(ex)
 	}
-	f := &fill{replica: s("r"), e: e, embedder: s("emb")}
+	f := &fill{op: opPut, replica: s("r"), e: e, embedder: s("emb")}
 	if vb := s("vec"); len(vb) > 0 && len(vb)%4 == 0 {
 		f.vec = make([]float32, len(vb)/4)
 		for i := range f.vec {
@@ -136,11 +181,35 @@ func (c *Cluster) PublishFill(e *semcache.Entry, vec []float32) {
 	}
 	cp := *e
 	cp.Body = append([]byte(nil), e.Body...)
-	f := &fill{replica: c.replica, e: &cp}
+	f := &fill{op: opPut, replica: c.replica, e: &cp}
 	if e.Embedder != "" && len(vec) > 0 {
 		f.embedder, f.vec = e.Embedder, append([]float32(nil), vec...)
 	}
 	f.size = len(cp.Body) + len(cp.Prompt) + 4*len(f.vec) + 256
+	c.enqueue(f)
+}
+
+// PublishDelete queues, for the other replicas, the deletion of a cache
+// entry this replica just deleted (through the admin API): each deletes
+// it from its own cache, in order with the fills (a replica down
+// meanwhile deletes it when it catches up).
+func (c *Cluster) PublishDelete(id semcache.ID) {
+	if c.cache != nil {
+		c.enqueue(&fill{op: opDel, replica: c.replica, id: id, size: 64})
+	}
+}
+
+// PublishFlush queues, for the other replicas, a flush this replica just
+// made: each removes the entries it selects from its own cache.
+func (c *Cluster) PublishFlush(fl Flush) {
+	if c.cache != nil {
+		c.enqueue(&fill{op: opFlush, replica: c.replica, flush: fl, size: 64 + len(fl.Model) + len(fl.Namespace) + len(fl.Tenant)})
+	}
+}
+
+// enqueue adds f to the outbox, dropping the oldest past its bounds, and
+// wakes the publisher.
+func (c *Cluster) enqueue(f *fill) {
 	c.omu.Lock()
 	c.fillOut = append(c.fillOut, f)
 	c.fillBytes += f.size
@@ -353,6 +422,13 @@ func (c *Cluster) applyFills(msgs []redis.XMessage) {
 		if f.replica == c.replica {
 			continue
 		}
+		if f.op != opPut {
+			// Fills before it in this batch first, then the deletion.
+			c.storeFills(fs)
+			fs = fs[:0]
+			c.applyRemoval(f)
+			continue
+		}
 		if !f.e.Expires.IsZero() && !f.e.Expires.After(now) {
 			continue
 		}
@@ -361,6 +437,39 @@ func (c *Cluster) applyFills(msgs []redis.XMessage) {
 		}
 		fs = append(fs, f)
 	}
+	c.storeFills(fs)
+}
+
+// applyRemoval applies another replica's deletion or flush.
+func (c *Cluster) applyRemoval(f *fill) {
+	var err error
+	if f.op == opDel {
+		if err = c.cache.Delete(f.id); errors.Is(err, semcache.ErrNotFound) {
+			err = nil
+		}
+	} else {
+		fl := semcache.Filter{Model: f.flush.Model, Namespace: f.flush.Namespace}
+		if t := f.flush.Tenant; t != "" {
+			fl.Tenant = c.tenantFilter(t)
+		}
+		var n int
+		n, err = c.cache.FlushWhere(fl)
+		if err == nil {
+			c.log.Info("cluster: flushed cache entries as another replica did", "replica", f.replica, "entries", n,
+				"model", f.flush.Model, "namespace", f.flush.Namespace, "tenant", f.flush.Tenant)
+		}
+	}
+	if err != nil {
+		if c.ctx.Err() == nil {
+			c.log.Warn("cluster: applying another replica's cache "+f.op+" failed", "error", err)
+		}
+		return
+	}
+	c.m.removalsApplied.Inc()
+}
+
+// storeFills stores fills of other replicas in this replica's cache.
+func (c *Cluster) storeFills(fs []*fill) {
 	if len(fs) == 0 {
 		return
 	}
