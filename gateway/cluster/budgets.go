@@ -270,7 +270,7 @@ func (b *RedisBudgets) shared() (bool, error) {
 // failed handles a failed Redis call: the error to return (nil: fall
 // back).
 func (b *RedisBudgets) failed(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || isReply(err) {
 		return err
 	}
 	b.c.Fail(err)
@@ -342,7 +342,12 @@ func (b *RedisBudgets) Settle(ctx context.Context, r limits.Reservation, actualN
 	if inRedis {
 		id = r.ID
 	}
-	if _, err := b.run(ctx, call{mode: "settle", id: id, budgets: r.Budgets, periods: r.Periods}, time.Now()); err != nil && ctx.Err() == nil {
+	_, err := b.run(ctx, call{mode: "settle", id: id, budgets: r.Budgets, periods: r.Periods}, time.Now())
+	switch {
+	case err == nil || ctx.Err() != nil:
+	case isReply(err):
+		return errors.Join(lerr, fmt.Errorf("cluster: settling in redis: %w", err))
+	default:
 		b.c.Fail(err)
 	}
 	return lerr
@@ -384,7 +389,7 @@ func (b *RedisBudgets) Status(ctx context.Context, bu limits.Budget, now time.Ti
 		if err == nil {
 			return a.spent[0], a.reserved[0], nil
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || isReply(err) {
 			return 0, 0, err
 		}
 		b.c.Fail(err)

@@ -125,7 +125,7 @@ func (l *RedisLimiter) Allow(ctx context.Context, s limits.Subject, r limits.Rat
 		if err == nil {
 			return limits.Decide(tokens, r, n, ok), nil
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || isReply(err) {
 			return limits.Decision{}, err
 		}
 		l.c.Fail(err)
@@ -149,7 +149,7 @@ func (l *RedisLimiter) Charge(ctx context.Context, s limits.Subject, r limits.Ra
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || isReply(err) {
 			return err
 		}
 		l.c.Fail(err)
@@ -169,3 +169,11 @@ func (l *RedisLimiter) Close() error { return l.local.Close() }
 // errDown is the error of a fail-closed replica's limits while Redis is
 // unreachable.
 var errDown = fmt.Errorf("%w: redis is unreachable (cluster.on_unreachable: closed)", limits.ErrUnavailable)
+
+// isReply reports whether err is an error Redis answered (a script that
+// failed, say): Redis is reachable, so it is the call's error, not an
+// outage to fall back from.
+func isReply(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re)
+}

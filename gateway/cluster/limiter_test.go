@@ -98,7 +98,8 @@ func TestRedisLimiterConformance(t *testing.T) {
 func TestRedisLimiterShared(t *testing.T) {
 	srv := redistest.Start(t)
 	o := Options{RedisURL: srv.URL()}
-	a := newLimiter(t, join(t, o).c, LimiterOptions{})
+	ma := join(t, o)
+	a := newLimiter(t, ma.c, LimiterOptions{})
 	b := newLimiter(t, join(t, o).c, LimiterOptions{})
 	ctx := context.Background()
 	s := limits.Subject{Scope: limits.ScopeKey, Unit: limits.Requests, Name: "key_shared"}
@@ -153,6 +154,15 @@ func TestRedisLimiterShared(t *testing.T) {
 	}
 	if d, _ := a.Allow(ctx, ts, tr, 0, time.Now()); d.Remaining != 6000 || d.Reset != 0 {
 		t.Fatalf("A after B gave back: %+v", d)
+	}
+	// An error Redis answers (here: a key of the wrong type) is the call's
+	// error, not an outage: nothing falls back.
+	if got := srv.Do("SET", "semgate:rl:k:r:key_wrongtype", "x"); got != "+OK" {
+		t.Fatal(got)
+	}
+	if _, err := a.Allow(ctx, limits.Subject{Scope: limits.ScopeKey, Unit: limits.Requests, Name: "key_wrongtype"}, r, 1, time.Now()); err == nil ||
+		errors.Is(err, limits.ErrUnavailable) || !a.c.Up() || counter(ma.set, `semgate_cluster_local_decisions_total{kind="rate_limit"}`) != 0 {
+		t.Fatalf("a WRONGTYPE answer: %v, up %v", err, a.c.Up())
 	}
 	// A whole allowance expires from Redis.
 	if ttl, _ := strconv.Atoi(strings.TrimPrefix(srv.Do("PTTL", "semgate:rl:t:t:acme"), ":")); ttl <= 0 || ttl > 1000 {
