@@ -2,11 +2,15 @@
 -- several budgets (a key's, its tenant's) in their periods, checked and
 -- held at once.
 --
--- KEYS, three per budget period:
+-- KEYS, four per budget period:
 --   base    hash: s = spend (nano-USD), r = reserved, and one field per
 --           replica, s:<replica id> = that replica's own settled spend
 --   base:l  sorted set: reservation id -> lease end (ms)
 --   base:a  hash: reservation id -> nano-USD held
+--   base:c  set: the capped reservation in flight (held less than its
+--           worst case because less was left): while there is one, no
+--           other capped reservation is granted, so that requests overrun
+--           a budget by at most what one of them costs beyond its hold
 -- ARGV[1]  mode: "reserve", "left" (release what is due and report) or
 --          "settle" (end reservation ARGV[5])
 -- ARGV[2]  now in ms, or "" for Redis's own clock (TIME)
@@ -20,7 +24,7 @@
 --
 -- Returns {ok, held, lease end, then s, r per budget}; a refused
 -- reservation has ok 0 and held = the index (from 1) of the budget with
--- nothing left.
+-- nothing left (or with a capped reservation in flight).
 local mode, field = ARGV[1], ARGV[3]
 local now
 if ARGV[2] == '' then
@@ -30,11 +34,11 @@ else
   now = tonumber(ARGV[2])
 end
 local id = ARGV[5]
-local n = #KEYS / 3
+local n = #KEYS / 4
 local out = {}
 local left, at = 0, 0
 for i = 1, n do
-  local h, l, a = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  local h, l, a, c = KEYS[4 * i - 3], KEYS[4 * i - 2], KEYS[4 * i - 1], KEYS[4 * i]
   local max, mine = tonumber(ARGV[3 * i + 4]), tonumber(ARGV[3 * i + 5])
   -- Reservations whose lease ended (their replica died before settling)
   -- hold nothing any more. (Settling releases only its own.)
@@ -47,6 +51,7 @@ for i = 1, n do
         redis.call('HDEL', a, d)
       end
       redis.call('ZREM', l, d)
+      redis.call('SREM', c, d)
     end
   elseif id ~= '' then
     local amt = redis.call('HGET', a, id)
@@ -54,6 +59,7 @@ for i = 1, n do
       redis.call('HINCRBY', h, 'r', -tonumber(amt))
       redis.call('HDEL', a, id)
       redis.call('ZREM', l, id)
+      redis.call('SREM', c, id)
     end
   end
   local own = tonumber(redis.call('HGET', h, field) or '0')
@@ -72,23 +78,36 @@ end
 
 local ok, held, lease = 1, 0, 0
 if mode == 'reserve' then
+  local want = tonumber(ARGV[4])
+  local capped = {}
+  if left > 0 and want > left then
+    for i = 1, n do
+      capped[i] = tonumber(ARGV[3 * i + 4]) - out[2 * i - 1] - out[2 * i] < want
+      if capped[i] and redis.call('SCARD', KEYS[4 * i]) > 0 then
+        left, at = 0, i
+      end
+    end
+  end
   if left <= 0 then
     ok, held = 0, at
   else
-    held = math.min(tonumber(ARGV[4]), left)
+    held = math.min(want, left)
     lease = now + tonumber(ARGV[6])
     for i = 1, n do
-      local h, l, a = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+      local h, l, a, c = KEYS[4 * i - 3], KEYS[4 * i - 2], KEYS[4 * i - 1], KEYS[4 * i]
       redis.call('HINCRBY', h, 'r', string.format('%.0f', held))
       redis.call('ZADD', l, lease, id)
       redis.call('HSET', a, id, string.format('%.0f', held))
+      if capped[i] then
+        redis.call('SADD', c, id)
+      end
       out[2 * i] = out[2 * i] + held
     end
   end
 end
 for i = 1, n do
   local exp = ARGV[3 * i + 6]
-  for j = 3 * i - 2, 3 * i do
+  for j = 4 * i - 3, 4 * i do
     redis.call('PEXPIREAT', KEYS[j], exp)
   end
 end

@@ -23,12 +23,15 @@ import (
 // period in Redis, so that a budget is one budget for the whole cluster.
 // budget.lua checks what is left of every budget of a request and holds
 // min(want, left) against all of them in one atomic step (EVALSHA), or
-// refuses when one has nothing left; settling releases the hold. Keys,
+// refuses when one has nothing left (or when it would be capped by what
+// is left while another capped reservation is in flight: see
+// limits.Reservation.Capped); settling releases the hold. Keys,
 // under "<prefix>:budget:<period>:<scope>:<name>":
 //
 //	base    hash  s: spend, r: reserved, s:<replica id>: that replica's own spend
 //	base:l  zset  reservation id -> lease end (ms, Redis's clock)
 //	base:a  hash  reservation id -> nano-USD held
+//	base:c  set   the capped reservation in flight (limits.Reservation.Capped)
 //
 // all expiring two days after their period ends.
 //
@@ -154,7 +157,7 @@ type answer struct {
 }
 
 func (b *RedisBudgets) run(ctx context.Context, cl call, now time.Time) (answer, error) {
-	keys := make([]string, 0, 3*len(cl.budgets))
+	keys := make([]string, 0, 4*len(cl.budgets))
 	args := make([]any, 0, 6+3*len(cl.budgets))
 	clock := ""
 	if b.o.CallerClock {
@@ -163,7 +166,7 @@ func (b *RedisBudgets) run(ctx context.Context, cl call, now time.Time) (answer,
 	args = append(args, cl.mode, clock, b.field, cl.want, cl.id, b.o.Lease.Milliseconds())
 	for i, bu := range cl.budgets {
 		base := b.prefix + cl.periods[i] + ":" + string(rune(bu.Scope)) + ":" + bu.Name
-		keys = append(keys, base, base+":l", base+":a")
+		keys = append(keys, base, base+":l", base+":a", base+":c")
 		end := limits.PeriodEnd(bu.Period, periodStart(cl.periods[i])).Add(periodGrace)
 		args = append(args, bu.MaxNano, b.local.Spent(bu, cl.periods[i]), end.UnixMilli())
 	}
@@ -332,7 +335,7 @@ func (b *RedisBudgets) Settle(ctx context.Context, r limits.Reservation, actualN
 	inRedis := strings.HasPrefix(r.ID, idPrefix)
 	lr := r
 	if inRedis {
-		lr.ID, lr.Nano = "", 0
+		lr.ID, lr.Nano, lr.Capped = "", 0, nil
 	}
 	lerr := b.local.Settle(ctx, lr, actualNano)
 	if !b.c.Up() {

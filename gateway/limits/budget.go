@@ -65,6 +65,12 @@ type Reservation struct {
 	// Lease is when the reservation's record stops holding anything if
 	// it is never settled (its request's process died).
 	Lease time.Time
+	// Capped, by budget, says that the budget had less left than the
+	// worst case wanted: the request may cost it more than it holds.
+	// While such a reservation is in flight on a budget, no other capped
+	// one is granted on it, so the requests together overrun a budget by
+	// at most what one request costs beyond its reservation.
+	Capped []bool
 }
 
 // ErrOverBudget is wrapped by every *OverBudgetError.
@@ -94,7 +100,8 @@ type Budgets interface {
 	Left(ctx context.Context, bs []Budget, now time.Time) (int64, error)
 	// Reserve holds min(want, Left) against every budget of bs at once,
 	// or fails with an *OverBudgetError when one has nothing left (and
-	// want > 0). The hold is durable before Reserve returns: a restart
+	// want > 0), or when it would be capped on a budget that another
+	// capped reservation is in flight on (Reservation.Capped). The hold is durable before Reserve returns: a restart
 	// keeps it until its lease ends. want 0 holds nothing.
 	Reserve(ctx context.Context, bs []Budget, want int64, now time.Time) (Reservation, error)
 	// Settle ends a reservation: actualNano is added to the spend of its
@@ -143,6 +150,7 @@ type budgetInRecord struct {
 	Scope  string `json:"scope"`
 	Name   string `json:"name"`
 	Period string `json:"period"`
+	Capped bool   `json:"capped,omitempty"`
 }
 
 // BudgetOptions configures LocalBudgets.
@@ -188,13 +196,15 @@ type budgetKey struct {
 
 type budgetState struct {
 	spent, reserved int64
+	capped          int // capped reservations in flight
 }
 
 type orphan struct {
-	id    []byte
-	nano  int64
-	keys  []budgetKey
-	lease time.Time
+	id     []byte
+	nano   int64
+	keys   []budgetKey
+	capped []bool
+	lease  time.Time
 }
 
 // OpenBudgets reads the spend records and the reservations t holds:
@@ -247,6 +257,7 @@ func OpenBudgets(t Table, o BudgetOptions, now time.Time) (*LocalBudgets, error)
 		for _, bi := range rec.Budgets {
 			if len(bi.Scope) == 1 {
 				or.keys = append(or.keys, budgetKey{Scope(bi.Scope[0]), bi.Name, bi.Period})
+				or.capped = append(or.capped, bi.Capped)
 			}
 		}
 		b.orphans = append(b.orphans, or)
@@ -256,8 +267,12 @@ func OpenBudgets(t Table, o BudgetOptions, now time.Time) (*LocalBudgets, error)
 		return nil, fmt.Errorf("limits: reading reservations: %w", err)
 	}
 	for _, or := range b.orphans {
-		for _, k := range or.keys {
-			b.stateLocked(k, nil).reserved += or.nano
+		for i, k := range or.keys {
+			st := b.stateLocked(k, nil)
+			st.reserved += or.nano
+			if or.capped[i] {
+				st.capped++
+			}
 		}
 		if b.nextEnd.IsZero() || or.lease.Before(b.nextEnd) {
 			b.nextEnd = or.lease
@@ -337,8 +352,12 @@ func (l *LocalBudgets) releaseOrphansLocked(now time.Time) [][]byte {
 			}
 			continue
 		}
-		for _, k := range or.keys {
-			l.stateLocked(k, nil).reserved -= or.nano
+		for i, k := range or.keys {
+			st := l.stateLocked(k, nil)
+			st.reserved -= or.nano
+			if or.capped[i] {
+				st.capped--
+			}
 		}
 		done = append(done, or.id)
 	}
@@ -415,6 +434,18 @@ func (l *LocalBudgets) Reserve(_ context.Context, bs []Budget, want int64, now t
 	l.mu.Lock()
 	done := l.releaseOrphansLocked(now)
 	left, at := l.leftLocked(bs, keys)
+	var capped []bool
+	if left > 0 && want > left {
+		// Capped: refused on a budget that another capped reservation is
+		// in flight on (see Reservation.Capped).
+		capped = make([]bool, len(bs))
+		for i, k := range keys {
+			st := l.states[k]
+			if capped[i] = bs[i].MaxNano-st.spent-st.reserved < want; capped[i] && st.capped > 0 {
+				left, at = 0, i
+			}
+		}
+	}
 	if left <= 0 {
 		st := l.states[keys[at]]
 		err := &OverBudgetError{Budget: bs[at], Spent: st.spent, Reserved: st.reserved, Renews: PeriodEnd(bs[at].Period, now)}
@@ -422,9 +453,13 @@ func (l *LocalBudgets) Reserve(_ context.Context, bs []Budget, want int64, now t
 		l.deleteRecords(done)
 		return r, err
 	}
-	r.Nano = min(want, left)
-	for _, k := range keys {
-		l.states[k].reserved += r.Nano
+	r.Nano, r.Capped = min(want, left), capped
+	for i, k := range keys {
+		st := l.states[k]
+		st.reserved += r.Nano
+		if capped != nil && capped[i] {
+			st.capped++
+		}
 	}
 	l.mu.Unlock()
 	l.deleteRecords(done)
@@ -437,14 +472,17 @@ func (l *LocalBudgets) Reserve(_ context.Context, bs []Budget, want int64, now t
 	if l.t != nil {
 		rec := reservationRecord{Nano: r.Nano, Lease: r.Lease.UnixNano(), Budgets: make([]budgetInRecord, len(bs))}
 		for i, b := range bs {
-			rec.Budgets[i] = budgetInRecord{Scope: string(rune(b.Scope)), Name: b.Name, Period: keys[i].period}
+			rec.Budgets[i] = budgetInRecord{Scope: string(rune(b.Scope)), Name: b.Name, Period: keys[i].period, Capped: capped != nil && capped[i]}
 		}
 		v, _ := json.Marshal(rec)
 		v = append([]byte{recordVersion}, v...)
 		if err := l.t.SetMany([]semcache.Pair{{Key: reservationKey(r.ID), Value: v}}, true); err != nil {
 			l.mu.Lock()
-			for _, k := range keys {
+			for i, k := range keys {
 				l.states[k].reserved -= r.Nano
+				if capped != nil && capped[i] {
+					l.states[k].capped--
+				}
 			}
 			l.mu.Unlock()
 			return Reservation{}, fmt.Errorf("limits: writing a reservation: %w", err)
@@ -468,6 +506,9 @@ func (l *LocalBudgets) Settle(_ context.Context, r Reservation, actualNano int64
 	for i, k := range keys {
 		st := l.stateLocked(k, &r.Budgets[i])
 		st.reserved -= r.Nano
+		if i < len(r.Capped) && r.Capped[i] {
+			st.capped--
+		}
 		st.spent += max(actualNano, 0)
 	}
 	l.mu.Unlock()

@@ -18,9 +18,11 @@
 // month. Before an upstream call the gateway reserves the request's
 // worst-case cost, capped by what is left of every budget that applies;
 // after it, Settle replaces the reservation with the real cost. Because the
-// reservation is taken under the same lock that checks what is left,
-// concurrent requests cannot together spend more than a budget, except
-// for what the one request whose reservation was capped costs beyond it.
+// reservation is taken under the same lock that checks what is left, and
+// only one reservation capped by what is left may be in flight on a
+// budget at a time, concurrent requests cannot together spend more than a
+// budget, except for what the one request whose reservation was capped
+// costs beyond it.
 package limits
 
 import (

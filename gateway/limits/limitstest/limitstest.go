@@ -222,6 +222,19 @@ func reserveCapped(t *testing.T, b limits.Budgets) {
 	if left, err := b.Left(ctx, bs, T0); err != nil || left != cent(0.3) {
 		t.Fatalf("left %d %v", left, err)
 	}
+	// r2 is capped and in flight: another request that the 0.3 left would
+	// cap is refused (so that at most one overruns the budget), one that
+	// fits is not.
+	if _, err := b.Reserve(ctx, bs, cent(5), T0); !errors.As(err, &ob) || ob.Budget.Scope != limits.ScopeKey || ob.Reserved != cent(0.6) {
+		t.Fatalf("a second capped reservation: %v", err)
+	}
+	r3, err := b.Reserve(ctx, bs, cent(0.2), T0)
+	if err != nil || r3.Nano != cent(0.2) {
+		t.Fatalf("a reservation that fits, beside a capped one: %+v %v", r3, err)
+	}
+	if err := b.Settle(ctx, r3, 0); err != nil {
+		t.Fatal(err)
+	}
 	if err := b.Settle(ctx, r2, cent(0.95)); err != nil { // beyond its capped hold
 		t.Fatal(err)
 	}
@@ -237,6 +250,15 @@ func reserveCapped(t *testing.T, b limits.Budgets) {
 	next := T0.Add(24 * time.Hour)
 	if left, _ := b.Left(ctx, bs, next); left != cent(1) {
 		t.Fatalf("next day left %d", left)
+	}
+	// r2 settled: a capped reservation is granted again (the key's budget
+	// is new; the tenant's has 98.95 left).
+	r4, err := b.Reserve(ctx, bs, cent(3), next)
+	if err != nil || r4.Nano != cent(1) {
+		t.Fatalf("capped once the last capped one settled: %+v %v", r4, err)
+	}
+	if err := b.Settle(ctx, r4, 0); err != nil {
+		t.Fatal(err)
 	}
 	if left, _ := b.Left(ctx, []limits.Budget{tenant}, next); left != cent(100)-cent(1.05) {
 		t.Fatalf("tenant left %d", left)
