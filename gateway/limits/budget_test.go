@@ -255,3 +255,43 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+// TestBudgetCappedRestart: a capped reservation left by a crash still
+// keeps other capped ones off its budget after a restart, until its lease
+// ends.
+func TestBudgetCappedRestart(t *testing.T) {
+	dir := t.TempDir()
+	st, kv := openKV(t, dir)
+	ctx := context.Background()
+	bs := []Budget{{Scope: ScopeKey, Name: "key_1", MaxNano: cent(10), Period: PeriodMonth}}
+	b, err := OpenBudgets(kv, BudgetOptions{Log: quiet, Lease: time.Minute}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1, _ := b.Reserve(ctx, bs, cent(6), t0)
+	r2, err := b.Reserve(ctx, bs, cent(6), t0) // capped at 4, never settled: a crash
+	if err != nil || r2.Nano != cent(4) || !r2.Capped[0] {
+		t.Fatalf("capped: %+v %v", r2, err)
+	}
+	if err := b.Settle(ctx, r1, cent(1)); err != nil { // 5 released
+		t.Fatal(err)
+	}
+	st.Close()
+
+	st, kv = openKV(t, dir)
+	defer st.Close()
+	if b, err = OpenBudgets(kv, BudgetOptions{Log: quiet, Lease: time.Minute}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Reserve(ctx, bs, cent(6), t0.Add(30*time.Second)); !errors.Is(err, ErrOverBudget) {
+		t.Fatalf("a second capped reservation beside the orphan: %v", err)
+	}
+	if r, err := b.Reserve(ctx, bs, cent(5), t0.Add(30*time.Second)); err != nil || r.Capped != nil {
+		t.Fatalf("one that fits: %+v %v", r, err)
+	} else {
+		b.Settle(ctx, r, 0)
+	}
+	if r, err := b.Reserve(ctx, bs, cent(20), t0.Add(time.Minute)); err != nil || r.Nano != cent(9) {
+		t.Fatalf("capped again once the orphan's lease ended: %+v %v", r, err)
+	}
+}
