@@ -240,3 +240,33 @@ func restart(t *testing.T, srv *redistest.Server, ms ...*member) {
 		t.Fatal("the members did not come back")
 	}
 }
+
+// BenchmarkSharedBudgets is a request's budget cost: a reservation on its
+// key's and its tenant's budgets, and its settlement, on the local
+// budgets (in memory: no store) and on Redis (two round trips).
+func BenchmarkSharedBudgets(b *testing.B) {
+	srv := redistest.Start(b)
+	m := join(b, Options{RedisURL: srv.URL()})
+	for _, kind := range []string{"local", "redis"} {
+		b.Run(kind, func(b *testing.B) {
+			var bu limits.Budgets = newBudgets(b, m, nil, BudgetOptions{})
+			if kind == "local" {
+				bu = bu.(*RedisBudgets).local
+			}
+			ctx := context.Background()
+			bs := []limits.Budget{{Scope: limits.ScopeKey, Name: "key_bench", MaxNano: 1 << 60, Period: limits.PeriodDay},
+				{Scope: limits.ScopeTenant, Name: "acme", MaxNano: 1 << 60, Period: limits.PeriodMonth}}
+			b.ReportAllocs()
+			for b.Loop() {
+				now := time.Now()
+				r, err := bu.Reserve(ctx, bs, 1000, now)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := bu.Settle(ctx, r, 500); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
