@@ -23,6 +23,10 @@ var messagesOptions = codec.MessagesOptions{TopK: codec.Drop, Thinking: codec.Dr
 
 // createMessage serves POST /v1/messages.
 func (s *Server) createMessage(f *frontWriter, r *http.Request) {
+	if !s.admitFront(f) {
+		return
+	}
+	defer s.leave()
 	body, err := s.readBody(f, r)
 	if err != nil {
 		f.writeAPIError(err)
@@ -63,6 +67,10 @@ var anthropicHeaders = []string{"anthropic-version", "anthropic-beta"}
 // chat request, counted as the gateway counts prompts (providers/tokens)
 // with the alias's first deployment's tokenizer.
 func (s *Server) countTokens(f *frontWriter, r *http.Request) {
+	if !s.admitFront(f) {
+		return
+	}
+	defer s.leave()
 	body, err := s.readBody(f, r)
 	if err != nil {
 		f.writeAPIError(err)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"testing"
 
 	anthropic "github.com/anthropics/anthropic-sdk-go/v2"
@@ -584,5 +585,56 @@ func TestMetricsPerAPI(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Fatalf("metrics lack %s:\n%s", want, body)
 		}
+	}
+}
+
+// TestFrontsAdmitBeforeReading: the Messages and Responses fronts check
+// server.max_in_flight before reading a body: a request still sending its
+// body holds a slot, and the next one is refused in its API's shape
+// before its (malformed) body is looked at.
+func TestFrontsAdmitBeforeReading(t *testing.T) {
+	ts := newTestServer(t, "server: {max_in_flight: 1}\n"+upstreamConfig(), nil)
+	send := func(path string, body io.Reader) (*http.Response, error) {
+		req, _ := http.NewRequest(http.MethodPost, ts.URL+path, body)
+		req.Header.Set("Content-Type", "application/json")
+		return http.DefaultClient.Do(req)
+	}
+	// A holds the only slot while it sends its body.
+	apr, apw := io.Pipe()
+	t.Cleanup(func() { apw.CloseWithError(io.ErrUnexpectedEOF) }) // before the server's cleanup, on failure
+	done := make(chan int, 1)
+	go func() {
+		resp, err := send("/v1/messages", apr)
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	apw.Write([]byte(`{"model":"mock-small",`))
+	deadline := time.Now().Add(5 * time.Second)
+	for ts.inFlight.Load() != 1 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	for _, tc := range []struct{ path, check string }{
+		{"/v1/messages", "error.type"},
+		{"/v1/responses", "error.code"},
+		{"/v1/messages/count_tokens", "error.type"},
+	} {
+		// B's body is malformed: read first, it would be a 400.
+		resp := post(t, ts.URL+tc.path, `{"model":`)
+		got := readBody(t, resp)
+		if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "1" || !gjson.GetBytes(got, tc.check).Exists() {
+			t.Fatalf("%s: %d %v %s", tc.path, resp.StatusCode, resp.Header, got)
+		}
+		if tc.path != "/v1/responses" && gjson.GetBytes(got, "type").Str != "error" {
+			t.Fatalf("%s: not Anthropic's shape: %s", tc.path, got)
+		}
+	}
+	apw.Write([]byte(`"max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`))
+	apw.Close()
+	if code := <-done; code != 200 {
+		t.Fatalf("the admitted request got %d", code)
 	}
 }

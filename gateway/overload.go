@@ -27,6 +27,18 @@ func (s *Server) admit() bool {
 
 func (s *Server) leave() { s.inFlight.Add(-1) }
 
+// admitFront counts a front's request in before its body is read, as
+// serveEndpoint does for the OpenAI endpoints, answering the overload in
+// the front's API's shape; the pipeline it then runs does not count it
+// again. A request admitted must call s.leave.
+func (s *Server) admitFront(f *frontWriter) bool {
+	if s.admit() {
+		return true
+	}
+	f.writeAPIError(errOverloaded(s.maxInFlight))
+	return false
+}
+
 // newOverloadMetrics registers the in-flight gauge and the rejection
 // counter.
 func (s *Server) newOverloadMetrics(set *metrics.Set) {

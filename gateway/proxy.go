@@ -61,17 +61,20 @@ func (s *Server) serveEndpoint(w http.ResponseWriter, r *http.Request, ep provid
 	s.servePipeline(w, r, ep, body, 0, nil)
 }
 
-// servePipeline is serveEndpoint for a front's request (front): metrics
-// count it under its API, and deployments speaking that API take it as
-// the client sent it (nat, when not nil; native.go).
+// servePipeline is serveEndpoint for a front's request (front), which
+// the front admitted already (admitFront): metrics count it under its
+// API, and deployments speaking that API take it as the client sent it
+// (nat, when not nil; native.go).
 func (s *Server) servePipeline(w http.ResponseWriter, r *http.Request, ep providers.Endpoint, body []byte, front frontAPI, nat *nativeCall) {
-	if !s.admit() {
-		ae := errOverloaded(s.maxInFlight)
-		w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
-		writeError(w, ae)
-		return
+	if front == 0 { // a front admitted its request before reading it (admitFront)
+		if !s.admit() {
+			ae := errOverloaded(s.maxInFlight)
+			w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
+			writeError(w, ae)
+			return
+		}
+		defer s.leave()
 	}
-	defer s.leave()
 	ex := exchange{ep: ep, id: w.Header().Get(headerRequestID), start: time.Now(), who: s.callerOf(r), body: body, native: nat, front: front}
 	err := s.serveExchange(w, r, &ex)
 	switch {
