@@ -26,6 +26,10 @@
 // pipeline (serveEndpoint with that body: auth, limits, cache, routing,
 // accounting), writing to a frontWriter that turns the chat answer into
 // its API's: JSON whole, SSE event by event, errors in the API's shape.
+// An attempt whose deployment speaks the front's API (providers.Native:
+// Anthropic for Messages, OpenAI with responses: true, the mock) sends the
+// client's body instead and relays the upstream's bytes (native.go), the
+// chat form it also yields feeding the cache and accounting.
 // Stored responses (previous_response_id) live in store table 'r'.
 //
 // # Access control
