@@ -9,6 +9,7 @@ import (
 	"github.com/semgate/semgate/providers"
 	"github.com/semgate/semgate/providers/codec"
 	"github.com/semgate/semgate/providers/tokens"
+	"github.com/tidwall/gjson"
 )
 
 // Anthropic's Messages API (POST /v1/messages, POST
@@ -50,6 +51,13 @@ func (s *Server) createMessage(f *frontWriter, r *http.Request) {
 		f.stream = req.NewStream(opt)
 	} else {
 		f.toJSON = func(c []byte) ([]byte, error) { return req.Message(c, opt) }
+	}
+	if req.Thinking || gjson.GetBytes(body, "top_k").Exists() {
+		// The chat translation, which keys the cache, leaves these out,
+		// though they change the answer: such a request neither takes an
+		// answer stored without them nor stores its own (one with thinking
+		// blocks would lose them anyway, see native.go).
+		r.Header.Set(headerCache, "off")
 	}
 	// Anthropic deployments get the request as it is (native.go).
 	nat := newNativeCall(providers.APIMessages, body, req.Model, forwardHeaders(r.Header, anthropicHeaders...), f)

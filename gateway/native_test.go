@@ -270,14 +270,17 @@ const thinkingStream = "event: message_start\ndata: {\"type\":\"message_start\",
 	"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":50}}\n\n" +
 	"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
 
-// TestNativeLossyNotStored: an answer with thinking blocks reaches the
-// client whole, but is not stored, since its chat form would replay
-// without them; its cost counts the prompt-cache reads and writes at
-// their prices.
+// TestNativeLossyNotStored: an answer with thinking blocks (or any block
+// chat cannot carry) reaches the client whole, but is not stored, since
+// its chat form would replay without them; its cost counts the
+// prompt-cache reads and writes at their prices.
 func TestNativeLossyNotStored(t *testing.T) {
 	// claude-sonnet-4-5: input 3, cache read 0.30, cache write 3.75, output 15 USD per million.
 	const wantCost = (100*3 + 1000*0.30 + 2000*3.75 + 50*15) / 1e6
-	body := `{"model":"claude","max_tokens":2000,"thinking":{"type":"enabled","budget_tokens":1024},"messages":[{"role":"user","content":"Name three rivers."}]}`
+	// The request does not ask for thinking (it would bypass the cache,
+	// TestMessagesThinkingBypassesCache): the answer holding a block chat
+	// cannot carry is what keeps it out of the cache.
+	body := `{"model":"claude","max_tokens":2000,"messages":[{"role":"user","content":"Name three rivers."}]}`
 	for _, tc := range []struct {
 		name, answer, body string
 	}{
@@ -636,5 +639,29 @@ func TestFrontsAdmitBeforeReading(t *testing.T) {
 	apw.Close()
 	if code := <-done; code != 200 {
 		t.Fatalf("the admitted request got %d", code)
+	}
+}
+
+// TestMessagesThinkingBypassesCache: thinking and top_k are left out of the
+// chat translation that keys the cache, so a request with them is neither
+// served what an identical request without them stored, nor stored.
+func TestMessagesThinkingBypassesCache(t *testing.T) {
+	rc, url := mockNativeUpstream(t)
+	ts := newTestServer(t, anthropicConfig(url, false), nil)
+	plain := `{"model":"claude","max_tokens":2000,"messages":[{"role":"user","content":"Name three rivers."}]}`
+	if _, h, _ := rawPost(t, ts.URL+"/v1/messages", plain); h.Get("X-Semgate-Cache") != "miss" {
+		t.Fatalf("plain: %q", h.Get("X-Semgate-Cache"))
+	}
+	for i, body := range []string{
+		strings.Replace(plain, `"messages"`, `"thinking":{"type":"enabled","budget_tokens":1024},"messages"`, 1),
+		strings.Replace(plain, `"messages"`, `"top_k":5,"messages"`, 1),
+	} {
+		status, h, _ := rawPost(t, ts.URL+"/v1/messages", body)
+		if _, _, ubody, _, calls := rc.last(); status != 200 || h.Get("X-Semgate-Cache") != "bypass" || calls != i+2 || string(ubody) != strings.Replace(body, `"claude"`, `"claude-sonnet-4-5"`, 1) {
+			t.Fatalf("%d: %d %q calls %d, upstream got %s", i, status, h.Get("X-Semgate-Cache"), calls, ubody)
+		}
+	}
+	if _, h, _ := rawPost(t, ts.URL+"/v1/messages", plain); h.Get("X-Semgate-Cache") != "hit-exact" {
+		t.Fatalf("plain again: %q", h.Get("X-Semgate-Cache"))
 	}
 }
