@@ -304,23 +304,21 @@ func (n *nativeCall) scanJSON() {
 	})
 }
 
-// applyUsage replaces the exchange's usage (read from the chat form) with
-// the native answer's, when it had one: prompt tokens include the
-// prompt-cache reads and writes.
-func (ex *exchange) applyNativeUsage() {
-	n := ex.native
+// nativeUsage returns a passed-through answer's native usage, when it had
+// one: prompt tokens include the prompt-cache reads and writes (writes is
+// the latter).
+func (n *nativeCall) nativeUsage() (u usage, writes int, ok bool) {
 	if !n.active() {
-		return
+		return usage{}, 0, false
 	}
 	if !n.stream && !n.usage.known {
 		n.scanJSON()
 	}
 	if !n.usage.known {
-		return
+		return usage{}, 0, false
 	}
-	u := n.usage
-	ex.usage = usage{known: true, prompt: u.input + u.cached + u.writes, cached: u.cached, completion: u.output}
-	ex.cacheWrites = u.writes
+	nu := n.usage
+	return usage{known: true, prompt: nu.input + nu.cached + nu.writes, cached: nu.cached, completion: nu.output}, nu.writes, true
 }
 
 // unshareable marks a flight whose answer must be neither stored nor

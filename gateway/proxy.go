@@ -42,7 +42,6 @@ type exchange struct {
 	usage        usage         // the relayed answer's usage
 	outText      []byte        // streamed answer text, to count when no usage came
 	costNano     int64         // the relayed answer's cost
-	cacheWrites  int           // prompt tokens the upstream wrote to its prompt cache (priced at Price.CacheWrite)
 	savedUSD     float64       // a cache hit's saved cost (set by serveHit)
 
 	lim limitUse // rate limits taken and budget held (limits.go)
@@ -152,35 +151,36 @@ func bodyWithModel(body []byte, alias, upstream string) []byte {
 
 // relayJSON reads a whole non-streamed answer, checks it is JSON, and
 // writes it to the client. Nothing is written if the answer is bad, so the
-// caller may still fall back.
-func (s *Server) relayJSON(w http.ResponseWriter, ex *exchange, resp *providers.Response, fl *flight) error {
+// caller may still fall back. It returns what it relayed, also with an
+// error.
+func (s *Server) relayJSON(w http.ResponseWriter, ex *exchange, resp *providers.Response, fl *flight) (out relayOutcome, err error) {
 	body, err := readUpstream(resp.Body, s.maxUpstream)
 	resp.Body.Close()
 	if err != nil {
-		return upstreamBodyError(ex.dep, err)
+		return out, upstreamBodyError(ex.dep, err)
 	}
 	if !gjson.ValidBytes(body) {
-		return &providers.Error{Provider: ex.dep.ProviderName, Type: typeUpstream,
+		return out, &providers.Error{Provider: ex.dep.ProviderName, Type: typeUpstream,
 			Message: "the upstream returned malformed JSON", Err: providers.ErrBadResponse}
 	}
-	if err := ex.firstByte(); err != nil {
-		return err
+	if out.ttft, err = ex.firstByte(); err != nil {
+		return out, err
 	}
-	ex.usage = ex.usageFromJSON(body)
-	ex.applyNativeUsage()
-	ex.costNano = ex.costOf()
+	out.fromJSON(ex, body)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set(headerProvider, ex.dep.ProviderName)
 	h.Set(headerModel, ex.dep.Model)
-	h.Set(headerCost, formatUSD(ex.costNano))
+	h.Set(headerCost, formatUSD(out.costNano))
 	s.setRouteHeaders(h, ex)
 	status := resp.Status
 	if status < 200 || status > 299 {
 		status = http.StatusOK
 	}
-	// The answer is recorded (and stored) before the client receives it.
+	// The answer is recorded (and stored, with its cost) before the client
+	// receives it.
+	ex.costNano = out.costNano
 	fl.begin(ex.dep)
 	if ex.native.isLossy() {
 		fl.unshareable()
@@ -188,11 +188,11 @@ func (s *Server) relayJSON(w http.ResponseWriter, ex *exchange, resp *providers.
 		fl.setBody(body, status)
 	}
 	w.WriteHeader(status)
-	ex.wroteHeader, ex.status = true, status
+	out.headers(status)
 	if _, err := w.Write(body); err != nil {
-		return errClientGone
+		return out, errClientGone
 	}
-	return nil
+	return out, nil
 }
 
 func readUpstream(rc io.Reader, limit int64) ([]byte, error) {

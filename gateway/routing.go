@@ -221,7 +221,8 @@ func (s *Server) attemptOnce(ctx context.Context, w http.ResponseWriter, ex *exc
 	if m.Timeout > 0 && m.Timeout < timeout {
 		timeout = m.Timeout
 	}
-	ex.attemptStart, ex.timer, ex.usage, ex.outText, ex.cacheWrites = time.Now(), nil, usage{}, ex.outText[:0], 0
+	ex.attemptStart, ex.timer = time.Now(), nil
+	var out relayOutcome
 	ex.timer = time.AfterFunc(max(timeout, 0), func() { cancel(errAttemptTimeout) })
 	var (
 		resp *providers.Response
@@ -241,11 +242,12 @@ func (s *Server) attemptOnce(ctx context.Context, w http.ResponseWriter, ex *exc
 	}
 	if err == nil {
 		if ex.req.stream {
-			err = s.relayStream(w, ex, resp, fl)
+			out, err = s.relayStream(w, ex, resp, fl)
 		} else {
-			err = s.relayJSON(w, ex, resp, fl)
+			out, err = s.relayJSON(w, ex, resp, fl)
 		}
 	}
+	ex.record(&out)
 	ex.timer.Stop()
 	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(actx), errAttemptTimeout) && !ex.wroteHeader {
 		err = &providers.Error{Provider: dep.ProviderName, Type: typeTimeout,
@@ -255,14 +257,14 @@ func (s *Server) attemptOnce(ctx context.Context, w http.ResponseWriter, ex *exc
 }
 
 // firstByte is called just before an answer's headers are written: it
-// stops the attempt's deadline, or reports that it already passed.
-func (ex *exchange) firstByte() error {
+// stops the attempt's deadline and returns the time to the first byte, or
+// reports that the deadline already passed.
+func (ex *exchange) firstByte() (time.Duration, error) {
 	if ex.timer != nil && !ex.timer.Stop() {
-		return &providers.Error{Provider: ex.dep.ProviderName, Type: typeTimeout,
+		return 0, &providers.Error{Provider: ex.dep.ProviderName, Type: typeTimeout,
 			Message: "no answer within the attempt's deadline", Err: providers.ErrTimeout}
 	}
-	ex.ttft = time.Since(ex.attemptStart)
-	return nil
+	return time.Since(ex.attemptStart), nil
 }
 
 // upstreamFault reports whether err counts against the deployment's
@@ -411,11 +413,11 @@ func (s *Server) accountHit(ex *exchange, model *providers.Model) {
 	s.routing.acct.metrics.observe(nil, model.Name, &sp)
 }
 
-// costOf prices ex.usage at the deployment's price.
-func (ex *exchange) costOf() int64 {
-	if !ex.usage.known || ex.dep == nil {
+// costOf prices usage (writes of it written to the upstream's prompt
+// cache) at the deployment's price.
+func (ex *exchange) costOf(u usage, writes int) int64 {
+	if !u.known || ex.dep == nil {
 		return 0
 	}
-	return ex.dep.Price.CostNanoUSD(ex.usage.prompt, ex.usage.cached, ex.usage.completion) +
-		ex.dep.Price.CacheWriteNanoUSD(ex.cacheWrites)
+	return ex.dep.Price.CostNanoUSD(u.prompt, u.cached, u.completion) + ex.dep.Price.CacheWriteNanoUSD(writes)
 }

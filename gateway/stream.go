@@ -8,7 +8,6 @@ import (
 
 	"github.com/semgate/semgate/providers"
 	"github.com/semgate/semgate/providers/sse"
-	"github.com/semgate/semgate/semcache/answer"
 	"github.com/tidwall/gjson"
 )
 
@@ -17,24 +16,25 @@ import (
 // valid, so a deployment that fails before that can still be replaced.
 // After that, a failure ends the stream with an OpenAI-style error event
 // and no [DONE], so clients see an error rather than a silently short
-// answer.
-func (s *Server) relayStream(w http.ResponseWriter, ex *exchange, resp *providers.Response, fl *flight) error {
+// answer. It returns what it relayed, also with an error.
+func (s *Server) relayStream(w http.ResponseWriter, ex *exchange, resp *providers.Response, fl *flight) (out relayOutcome, err error) {
 	defer resp.Body.Close()
+	out.text = ex.outText[:0] // the previous attempt's buffer
 	rd := sse.NewReader(resp.Body)
 	ev, err := rd.Next()
 	if err == nil {
 		err = checkChunk(ex.dep, ev.Data)
 	}
 	if err != nil {
-		return streamError(ex.dep, err)
+		return out, streamError(ex.dep, err)
 	}
 	if e := gjson.GetBytes(ev.Data, "error"); e.Exists() {
 		// An error before anything was relayed is a failed attempt: it may
 		// be retried or fall back, and never reaches the client under a 200.
-		return firstEventError(ex.dep, e)
+		return out, firstEventError(ex.dep, e)
 	}
-	if err := ex.firstByte(); err != nil {
-		return err
+	if out.ttft, err = ex.firstByte(); err != nil {
+		return out, err
 	}
 
 	h := w.Header()
@@ -48,44 +48,45 @@ func (s *Server) relayStream(w http.ResponseWriter, ex *exchange, resp *provider
 	h.Del(headerCost)
 	h.Set("Trailer", headerCost)
 	w.WriteHeader(http.StatusOK)
-	ex.wroteHeader, ex.status = true, http.StatusOK
+	out.headers(http.StatusOK)
 	fl.begin(ex.dep)
 	flusher, _ := w.(http.Flusher)
 
 	buf := make([]byte, 0, 512)
 	for {
 		done := bytes.Equal(ev.Data, sse.Done)
-		out := ev.Data
+		data := ev.Data
 		if ex.native.isLossy() {
 			fl.unshareable()
 		}
 		if !done {
 			// Followers get the event as the upstream sent it, at once.
 			fl.addChunk(ev.Data)
-			out = ex.observeChunk(ev.Data)
+			data = out.observeChunk(ex, ev.Data)
 		} else {
-			ex.finishUsage()
-			h.Set(headerCost, formatUSD(ex.costNano))
-			// The answer is recorded (and stored) before the client
-			// receives its end.
+			out.settle(ex)
+			h.Set(headerCost, formatUSD(out.costNano))
+			// The answer is recorded (and stored, with its cost) before
+			// the client receives its end.
+			ex.costNano = out.costNano
 			fl.finishStream()
 		}
-		if out != nil {
-			buf = sse.AppendEvent(buf[:0], nil, out)
+		if data != nil {
+			buf = sse.AppendEvent(buf[:0], nil, data)
 			if _, err := w.Write(buf); err != nil {
-				ex.finishUsage() // what was generated is still billed
-				return errClientGone
+				out.settle(ex) // what was generated is still billed
+				return out, errClientGone
 			}
 			if flusher != nil {
 				flusher.Flush()
 			}
 		}
 		if done {
-			return nil
+			return out, nil
 		}
 		if gjson.GetBytes(ev.Data, "error").Exists() {
-			ex.finishUsage()
-			return &providers.Error{Provider: ex.dep.ProviderName, Type: typeUpstream,
+			out.settle(ex)
+			return out, &providers.Error{Provider: ex.dep.ProviderName, Type: typeUpstream,
 				Message: "the upstream reported an error mid-stream", Err: providers.ErrBadResponse}
 		}
 		ev, err = rd.Next()
@@ -100,51 +101,14 @@ func (s *Server) relayStream(w http.ResponseWriter, ex *exchange, resp *provider
 			if _, werr := w.Write(buf); werr == nil && flusher != nil {
 				flusher.Flush()
 			}
-			ex.finishUsage()
-			h.Set(headerCost, formatUSD(ex.costNano))
-			return err
+			out.settle(ex)
+			h.Set(headerCost, formatUSD(out.costNano))
+			return out, err
 		}
 	}
 }
 
 var usageField = []byte(`"usage"`)
-
-// observeChunk reads a stream chunk's usage and answer text. It returns
-// the data to relay: the chunk itself, the chunk without its usage, or nil
-// to drop a usage-only chunk the client did not ask for.
-func (ex *exchange) observeChunk(data []byte) []byte {
-	if bytes.Contains(data, usageField) {
-		if u, ok := parseUsage(gjson.GetBytes(data, "usage")); ok {
-			ex.usage = u
-		}
-		if ex.stripUsage {
-			out, drop := answer.WithoutUsage(data)
-			if drop {
-				return nil
-			}
-			data = out
-		}
-	}
-	gjson.GetBytes(data, "choices").ForEach(func(_, c gjson.Result) bool {
-		if d := c.Get("delta"); d.Exists() {
-			ex.outText = appendAnswerText(ex.outText, d)
-		} else if t := c.Get("text"); t.Type == gjson.String {
-			ex.outText = append(ex.outText, t.Str...)
-		}
-		return true
-	})
-	return data
-}
-
-// finishUsage settles a stream's usage (counting it when the upstream sent
-// none) and cost.
-func (ex *exchange) finishUsage() {
-	ex.applyNativeUsage()
-	if !ex.usage.known {
-		ex.usage = ex.countUsage(ex.outText)
-	}
-	ex.costNano = ex.costOf()
-}
 
 // checkChunk accepts "[DONE]" and JSON objects.
 func checkChunk(dep *providers.Deployment, data []byte) error {
