@@ -38,10 +38,15 @@ func (s *Server) createMessage(f *frontWriter, r *http.Request) {
 		f.writeCodecError(err)
 		return
 	}
+	// Anthropic deployments get the request as it is (native.go).
+	nat := newNativeCall(providers.APIMessages, body, req.Model, forwardHeaders(r.Header, anthropicHeaders...), f)
 	chat, err := req.ToChat(messagesOptions)
 	if err != nil {
-		f.writeCodecError(err)
-		return
+		var ok bool
+		if chat, ok = s.untranslatable(nat, r, err, req.ApproxChat); !ok {
+			f.writeCodecError(err)
+			return
+		}
 	}
 	opt := codec.AnswerOptions{ID: codec.NewMessageID()}
 	if req.Stream {
@@ -59,8 +64,6 @@ func (s *Server) createMessage(f *frontWriter, r *http.Request) {
 		// blocks would lose them anyway, see native.go).
 		r.Header.Set(headerCache, "off")
 	}
-	// Anthropic deployments get the request as it is (native.go).
-	nat := newNativeCall(providers.APIMessages, body, req.Model, forwardHeaders(r.Header, anthropicHeaders...), f)
 	s.runChatNative(f, r, chat, nat)
 }
 

@@ -2,9 +2,12 @@ package gateway
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 
 	"github.com/semgate/semgate/providers"
+	"github.com/semgate/semgate/providers/codec"
+	"github.com/semgate/semgate/providers/route"
 	"github.com/tidwall/gjson"
 )
 
@@ -29,6 +32,10 @@ type nativeCall struct {
 	alias  string      // "model" in body
 	header http.Header // headers forwarded as sent
 	f      *frontWriter
+	// only, when not nil, says the request has no faithful chat form (why:
+	// the codec's refusal): only deployments speaking its API may serve
+	// it, and the cache is bypassed.
+	only *codec.Error
 
 	// The current attempt's state, reset by begin.
 	on       bool   // the current attempt passes through
@@ -84,12 +91,59 @@ func (n *nativeCall) nativeFor(p providers.Provider) (providers.Native, bool) {
 	return np, true
 }
 
+// untranslatable prepares a request ToChat refused with ce (wrapping
+// codec.ErrUnsupported) for deployments of its alias that speak its API:
+// it returns the approximate chat form the pipeline keeps its books with
+// (approx), or ok false when no deployment speaks the API, or the refusal
+// is of another kind.
+func (s *Server) untranslatable(n *nativeCall, r *http.Request, err error, approx func() ([]byte, error)) (chat []byte, ok bool) {
+	var ce *codec.Error
+	if !errors.As(err, &ce) || !errors.Is(err, codec.ErrUnsupported) {
+		return nil, false
+	}
+	model, lerr := s.router.Lookup(n.alias)
+	if lerr != nil {
+		return nil, false
+	}
+	speaks := false
+	for _, d := range model.Deployments {
+		_, ok := n.nativeFor(d.Provider)
+		speaks = speaks || ok
+	}
+	if !speaks {
+		return nil, false
+	}
+	chat, aerr := approx()
+	if aerr != nil {
+		return nil, false
+	}
+	n.only = ce
+	// The chat form is not the request: it must neither find nor store
+	// answers.
+	r.Header.Set(headerCache, "off")
+	return chat, true
+}
+
+// narrow keeps, for a request only deployments speaking its API may
+// serve, those of the plan; it fails with the codec's refusal as a 400
+// when none is left.
+func (n *nativeCall) narrow(plan *route.Plan) error {
+	if n == nil || n.only == nil {
+		return nil
+	}
+	if plan.KeepFor("native "+n.api.String()+" support", func(m *route.Member) bool { _, ok := n.nativeFor(m.Deployment.Provider); return ok }) {
+		return nil
+	}
+	ce := n.only
+	return &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Code: ce.Code, Param: ce.Param, Message: ce.Message}
+}
+
 // begin starts an attempt: on says whether it passes through.
 func (n *nativeCall) begin(on, stream bool) {
 	if n == nil {
 		return
 	}
-	*n = nativeCall{api: n.api, body: n.body, alias: n.alias, header: n.header, f: n.f,
+	*n = nativeCall{api: n.api, body: n.body, alias: n.alias, header: n.header, f: n.f, only: n.only,
 		on: on, stream: stream, raw: n.raw[:0], part: n.part[:0]}
 }
 

@@ -665,3 +665,28 @@ func TestMessagesThinkingBypassesCache(t *testing.T) {
 		t.Fatalf("plain again: %q", h.Get("X-Semgate-Cache"))
 	}
 }
+
+// TestNativeUntranslatable: a Messages request chat cannot express (a
+// server tool) passes through to an Anthropic deployment as sent, past the
+// cache; an alias without one answers 400 naming the field, as before.
+func TestNativeUntranslatable(t *testing.T) {
+	rc, url := anthropicFake(t, 200, thinkingMessage)
+	cfg := strings.Replace(anthropicConfig(url, true), "models:\n", "  - name: upa\n    type: openai\n    base_url: "+url+"\n    api_key: k\nmodels:\n", 1)
+	ts := newTestServer(t, cfg+"  - name: chat-only\n    deployments:\n      - provider: upa\n        model: m\n", nil)
+	body := `{"model":"claude","max_tokens":100,"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":2}],"messages":[{"role":"user","content":"News?"}]}`
+	for range 2 {
+		status, h, got := rawPost(t, ts.URL+"/v1/messages", body)
+		_, _, ubody, _, _ := rc.last()
+		if status != 200 || string(got) != thinkingMessage || h.Get("X-Semgate-Cache") != "bypass" || h.Get("X-Semgate-Provider") != "ant" ||
+			string(ubody) != strings.Replace(body, `"claude"`, `"claude-sonnet-4-5"`, 1) {
+			t.Fatalf("%d %v %s; upstream got %s", status, h, got, ubody)
+		}
+	}
+	if _, _, _, _, calls := rc.last(); calls != 2 {
+		t.Fatalf("upstream calls %d", calls)
+	}
+	status, _, got := rawPost(t, ts.URL+"/v1/messages", strings.Replace(body, `"claude"`, `"chat-only"`, 1))
+	if status != 400 || gjson.GetBytes(got, "error.type").Str != "invalid_request_error" || !strings.Contains(string(got), "web_search") {
+		t.Fatalf("chat-only: %d %s", status, got)
+	}
+}

@@ -138,10 +138,24 @@ func (s *Server) createResponse(f *frontWriter, r *http.Request) {
 			return
 		}
 	}
+	// Deployments serving the Responses API get the request as it is
+	// (native.go); not one continuing a stored conversation, which an
+	// upstream would not know.
+	var nat *nativeCall
+	if req.PreviousResponseID == "" {
+		nat = newNativeCall(providers.APIResponses, body, req.Model, nil, f)
+	}
 	chat, err := req.ToChat()
 	if err != nil {
-		f.writeCodecError(err)
-		return
+		var ok bool
+		if nat == nil {
+			f.writeCodecError(err)
+			return
+		}
+		if chat, ok = s.untranslatable(nat, r, err, req.ApproxChat); !ok {
+			f.writeCodecError(err)
+			return
+		}
 	}
 	opt := codec.AnswerOptions{ID: codec.NewResponseID()}
 	keep := func(response []byte) {
@@ -163,14 +177,7 @@ func (s *Server) createResponse(f *frontWriter, r *http.Request) {
 			return out, err
 		}
 	}
-	if req.PreviousResponseID != "" {
-		// The conversation is semgate's: an upstream would not know the id.
-		s.runChat(f, r, chat)
-		return
-	}
-	// Deployments serving the Responses API get the request as it is
-	// (native.go).
-	s.runChatNative(f, r, chat, newNativeCall(providers.APIResponses, body, req.Model, nil, f))
+	s.runChatNative(f, r, chat, nat)
 }
 
 // getResponse serves GET /v1/responses/{id}: the tenant's stored response.

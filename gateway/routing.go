@@ -111,6 +111,10 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, ex *exchange, m
 		return err
 	}
 	ex.plan = plan
+	if err := ex.native.narrow(plan); err != nil {
+		s.account(ex, model, err)
+		return err
+	}
 	if c := s.routing.tiers[model]; c != nil {
 		c[plan.Tier].Inc()
 	}

@@ -681,6 +681,20 @@ func (r *MessagesRequest) ToChat(opt MessagesOptions) ([]byte, error) {
 	if r.unsupported != nil {
 		return nil, r.unsupported
 	}
+	return r.toChat(opt)
+}
+
+// ApproxChat is the chat form of what translates of a request ToChat
+// refuses as untranslatable: the features ToChat names (server tools,
+// unknown blocks and fields...), top_k and thinking are left out. It is
+// not the request: a gateway passing the request through to an upstream
+// that speaks the Messages API can use it for bookkeeping (routing, limits,
+// token estimates), never to answer the request or to key a cache.
+func (r *MessagesRequest) ApproxChat() ([]byte, error) {
+	return r.toChat(MessagesOptions{TopK: Drop, Thinking: Drop})
+}
+
+func (r *MessagesRequest) toChat(opt MessagesOptions) ([]byte, error) {
 	c := r.chat
 	if r.topK != nil {
 		switch opt.TopK {

@@ -420,6 +420,18 @@ func (r *ResponsesRequest) ToChat() ([]byte, error) {
 	if r.unsupported != nil {
 		return nil, r.unsupported
 	}
+	return r.toChat()
+}
+
+// ApproxChat is the chat form of what translates of a request ToChat
+// refuses as untranslatable (hosted tools, unknown items and fields are
+// left out). It is not the request: a gateway passing the request through
+// to an upstream that speaks the Responses API can use it for bookkeeping
+// (routing, limits, token estimates), never to answer the request or to
+// key a cache.
+func (r *ResponsesRequest) ApproxChat() ([]byte, error) { return r.toChat() }
+
+func (r *ResponsesRequest) toChat() ([]byte, error) {
 	if r.PreviousResponseID != "" && !r.hasPrior {
 		return nil, unsupportedf("previous_response_id", "previous_response_id %q was not resolved (no stored conversation)", r.PreviousResponseID)
 	}

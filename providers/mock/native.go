@@ -98,6 +98,17 @@ func (nc *nativeCodec) errorBody(status int, openAI []byte) []byte {
 	return codec.AnthropicErrorBody(status, e.Get("type").Str, e.Get("message").Str)
 }
 
+// codecRefusal is a codec error as the mock's request error, naming the
+// field at fault.
+func codecRefusal(err error) *requestError {
+	re := &requestError{Message: err.Error()}
+	var ce *codec.Error
+	if errors.As(err, &ce) {
+		re.Message, re.Param, re.Code = ce.Message, ce.Param, ce.Code
+	}
+	return re
+}
+
 // codecStatus is the status of a request the codec refused.
 func codecStatus(err error) int {
 	var ce *codec.Error
@@ -119,7 +130,7 @@ func (p *Provider) DoNative(ctx context.Context, req *providers.NativeRequest) (
 	nc, err := parseNative(req.API, req.Body)
 	if err != nil {
 		p.c.bad.Add(1)
-		return nil, p.badRequest(&requestError{Message: err.Error()})
+		return nil, p.badRequest(codecRefusal(err))
 	}
 	resp, err := p.Do(ctx, &providers.Request{Endpoint: providers.EndpointChat, Model: req.Model, Body: nc.chat, Stream: req.Stream, RequestID: req.RequestID})
 	if err != nil {
@@ -339,10 +350,10 @@ func (h *Handler) serveNative(w http.ResponseWriter, req *http.Request, api prov
 	nc, err = parseNative(api, body)
 	if err != nil {
 		h.c.bad.Add(1)
-		status := codecStatus(err)
+		status, re := codecStatus(err), codecRefusal(err)
 		w.Header()["Content-Type"] = jsonContentType
 		w.WriteHeader(status)
-		w.Write(nc.errorBody(status, appendErrorBody(nil, err.Error(), "invalid_request_error", "", "")))
+		w.Write(nc.errorBody(status, appendErrorBody(nil, re.Message, "invalid_request_error", re.Param, re.Code)))
 		return
 	}
 	chatReq := req.Clone(req.Context())

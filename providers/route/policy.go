@@ -462,7 +462,11 @@ type Plan struct {
 // deployment for a request its budget no longer covers otherwise). It
 // changes nothing and reports false when keep accepts none, or an attempt
 // already began.
-func (pl *Plan) Keep(keep func(*Member) bool) bool {
+func (pl *Plan) Keep(keep func(*Member) bool) bool { return pl.KeepFor("budget", keep) }
+
+// KeepFor is Keep with the reason the plan's Reason gives for the
+// narrowing ("budget" for Keep).
+func (pl *Plan) KeepFor(reason string, keep func(*Member) bool) bool {
 	if pl.attempts > 0 {
 		return false
 	}
@@ -476,7 +480,7 @@ func (pl *Plan) Keep(keep func(*Member) bool) bool {
 		return false
 	}
 	if len(kept) < len(pl.order) {
-		pl.Reason += "; narrowed to " + strconv.Itoa(len(kept)) + " of " + strconv.Itoa(len(pl.order)) + " by budget"
+		pl.Reason += "; narrowed to " + strconv.Itoa(len(kept)) + " of " + strconv.Itoa(len(pl.order)) + " by " + reason
 	}
 	pl.order, pl.tries, pl.lastTry = kept, pl.tries[:len(kept)], pl.lastTry[:len(kept)]
 	pl.pos, pl.skipped = 0, 0
