@@ -690,3 +690,25 @@ func TestNativeUntranslatable(t *testing.T) {
 		t.Fatalf("chat-only: %d %s", status, got)
 	}
 }
+
+// TestNativeStreamBrokenOff: a passed-through stream the upstream cuts off
+// reaches the client as sent, then ends with Anthropic's error event; it
+// is not stored.
+func TestNativeStreamBrokenOff(t *testing.T) {
+	cut := thinkingStream[:strings.Index(thinkingStream, "event: message_delta")]
+	cut = strings.Replace(cut, `"type":"thinking","thinking":""`, `"type":"text","text":""`, 1)
+	cut = strings.Replace(cut, `{"type":"thinking_delta","thinking":"Rivers..."}`, `{"type":"text_delta","text":"Rivers..."}`, 1)
+	rc, url := anthropicFake(t, 200, cut)
+	ts := newTestServer(t, anthropicConfig(url, false), nil)
+	body := `{"model":"claude","max_tokens":20,"stream":true,"messages":[{"role":"user","content":"hi"}]}`
+	for range 2 {
+		status, _, got := rawPost(t, ts.URL+"/v1/messages", body)
+		rest, ok := strings.CutPrefix(string(got), cut)
+		if status != 200 || !ok || !strings.HasPrefix(rest, "event: error\ndata: ") || gjson.Get(strings.TrimPrefix(strings.SplitN(rest, "\n", 3)[1], "data: "), "error.type").Str == "" {
+			t.Fatalf("%d %s", status, got)
+		}
+	}
+	if _, _, _, _, calls := rc.last(); calls != 2 {
+		t.Fatalf("upstream calls %d: a broken stream was stored", calls)
+	}
+}
