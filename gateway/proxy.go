@@ -234,12 +234,15 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, ex *exchange, er
 	attrs := make([]slog.Attr, 0, 10)
 	attrs = append(attrs,
 		slog.String("request_id", ex.id),
-		slog.String("endpoint", ex.ep.String()),
+		slog.String("endpoint", clientAPIs[clientAPIOf(ex.ep, ex.front)]),
 		slog.Int("status", ex.status),
 		slog.Duration("duration", elapsed),
 	)
 	if ex.req != nil {
 		attrs = append(attrs, slog.String("model", ex.req.model), slog.Bool("stream", ex.req.stream))
+	}
+	if ex.native.active() {
+		attrs = append(attrs, slog.Bool("passthrough", true))
 	}
 	if c := w.Header().Get(headerCache); c != "" {
 		attrs = append(attrs, slog.String("cache", c))
