@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -710,5 +712,82 @@ func TestNativeStreamBrokenOff(t *testing.T) {
 	}
 	if _, _, _, _, calls := rc.last(); calls != 2 {
 		t.Fatalf("upstream calls %d: a broken stream was stored", calls)
+	}
+}
+
+// TestNativeRecordedFixtures: Anthropic answers recorded from the real API
+// (providers/anthropic/testdata) reach the client byte for byte through
+// /v1/messages; complete ones are stored and the next identical request is
+// a hit with the same text and tool calls; a stream ending in Anthropic's
+// error event is relayed with it, and not stored.
+func TestNativeRecordedFixtures(t *testing.T) {
+	for _, tc := range []struct {
+		file   string
+		stored bool
+	}{
+		{"chat_text.json", true},
+		{"chat_tool_use.json", true},
+		{"stream_text.sse", true},
+		{"stream_tool_use.sse", true},
+		{"stream_error.sse", false},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			fixture, err := os.ReadFile(filepath.Join("..", "providers", "anthropic", "testdata", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc, url := anthropicFake(t, 200, string(fixture))
+			ts := newTestServer(t, anthropicConfig(url, false), nil)
+			stream := strings.HasSuffix(tc.file, ".sse")
+			body := `{"model":"claude","max_tokens":200,"stream":` + strconv.FormatBool(stream) + `,"messages":[{"role":"user","content":"` + tc.file + `"}]}`
+			status, _, got := rawPost(t, ts.URL+"/v1/messages", body)
+			if status != 200 || !bytes.Equal(got, fixture) {
+				t.Fatalf("%d: not byte for byte:\n%s", status, got)
+			}
+			client := anthropicClient(ts, "k")
+			p := anthropic.MessageNewParams{Model: "claude", MaxTokens: 200,
+				Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(tc.file))}}
+			var resp *http.Response
+			if !tc.stored {
+				s := client.Messages.NewStreaming(context.Background(), p, aoption.WithResponseInto(&resp))
+				for s.Next() {
+				}
+				if s.Err() == nil || resp.Header.Get("X-Semgate-Cache") != "miss" {
+					t.Fatalf("want the upstream's error again, got %v (%s)", s.Err(), resp.Header.Get("X-Semgate-Cache"))
+				}
+				if _, _, _, _, calls := rc.last(); calls != 2 {
+					t.Fatalf("upstream calls %d", calls)
+				}
+				return
+			}
+			var miss anthropic.Message
+			if err := json.Unmarshal(fixture, &miss); !stream && err != nil {
+				t.Fatal(err)
+			}
+			var hit *anthropic.Message
+			if stream {
+				hit = readMessageStream(t, client, p, aoption.WithResponseInto(&resp))
+			} else if hit, err = client.Messages.New(context.Background(), p, aoption.WithResponseInto(&resp)); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, _, _, calls := rc.last(); resp.Header.Get("X-Semgate-Cache") != "hit-exact" || calls != 1 {
+				t.Fatalf("second: %q, upstream calls %d", resp.Header.Get("X-Semgate-Cache"), calls)
+			}
+			if stream {
+				var want strings.Builder
+				for line := range strings.SplitSeq(string(fixture), "\n") {
+					if d, ok := strings.CutPrefix(line, "data: "); ok && gjson.Get(d, "delta.type").Str == "text_delta" {
+						want.WriteString(gjson.Get(d, "delta.text").Str)
+					}
+				}
+				if messageText(hit) == "" || messageText(hit) != want.String() || hit.StopReason == "" {
+					t.Fatalf("hit text %q, want %q", messageText(hit), want.String())
+				}
+				return
+			}
+			if messageText(hit) != messageText(&miss) || hit.StopReason != miss.StopReason || len(hit.Content) != len(miss.Content) {
+				t.Fatalf("hit %+v\nmiss %+v", hit, miss)
+			}
+		})
 	}
 }
