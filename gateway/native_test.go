@@ -791,3 +791,49 @@ func TestNativeRecordedFixtures(t *testing.T) {
 		})
 	}
 }
+
+// TestNativeCoalesced: identical Messages requests arriving together cost
+// one passed-through upstream call; the follower is served the leader's
+// chat form, translated, with the same text.
+func TestNativeCoalesced(t *testing.T) {
+	h, err := mock.NewHandler(mock.Options{TTFT: 300 * time.Millisecond, InterTokenDelay: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	rc, url := newNativeRecorder(t, h)
+	ts := newTestServer(t, anthropicConfig(url, false), nil)
+	client := anthropicClient(ts, "k")
+	for _, stream := range []bool{false, true} {
+		p := anthropic.MessageNewParams{Model: "claude", MaxTokens: 100,
+			Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Together " + strconv.FormatBool(stream)))}}
+		_, _, _, _, before := rc.last()
+		var wg sync.WaitGroup
+		texts, caches := make([]string, 2), make([]string, 2)
+		for i := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if i == 1 {
+					time.Sleep(100 * time.Millisecond) // the leader is upstream by now
+				}
+				var resp *http.Response
+				var m *anthropic.Message
+				if stream {
+					m = readMessageStream(t, client, p, aoption.WithResponseInto(&resp))
+				} else {
+					var err error
+					if m, err = client.Messages.New(context.Background(), p, aoption.WithResponseInto(&resp)); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+				texts[i], caches[i] = messageText(m), resp.Header.Get("X-Semgate-Cache")
+			}()
+		}
+		wg.Wait()
+		if _, _, _, _, after := rc.last(); after != before+1 || !(caches[0] == "miss" && caches[1] == "hit-coalesced" || caches[1] == "miss" && caches[0] == "hit-coalesced") || texts[0] == "" || texts[0] != texts[1] {
+			t.Fatalf("stream %v: upstream calls %d, caches %q, texts %q", stream, after-before, caches, texts)
+		}
+	}
+}
