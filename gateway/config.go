@@ -488,6 +488,9 @@ func (p *ProviderConfig) validate(path string, ps *problems) {
 		if p.StreamUsage != "" {
 			ps.add(path+".stream_usage", "only applies to type openai")
 		}
+		if p.Responses {
+			ps.add(path+".responses", "only applies to type openai (anthropic providers take Messages natively, the mock both APIs)")
+		}
 	}
 	if err := validStreamUsage(p.StreamUsage); err != nil {
 		ps.add(path+".stream_usage", "%s", strings.TrimPrefix(err.Error(), "stream_usage: "))

@@ -837,3 +837,15 @@ func TestNativeCoalesced(t *testing.T) {
 		}
 	}
 }
+
+// TestResponsesFlagOpenAIOnly: responses: true belongs to openai
+// providers.
+func TestResponsesFlagOpenAIOnly(t *testing.T) {
+	_, err := ParseConfig([]byte("providers:\n  - name: a\n    type: anthropic\n    api_key: k\n    responses: true\nmodels:\n  - name: m\n    deployments:\n      - provider: a\n"), func(string) (string, bool) { return "", false })
+	if err == nil || !strings.Contains(err.Error(), "responses") {
+		t.Fatalf("%v", err)
+	}
+	if _, err := ParseConfig([]byte(responsesConfig("http://127.0.0.1:1")), func(string) (string, bool) { return "", false }); err != nil {
+		t.Fatal(err)
+	}
+}
