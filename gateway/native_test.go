@@ -849,3 +849,23 @@ func TestResponsesFlagOpenAIOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestNativeResponsesStreamBrokenOff: a passed-through Responses stream
+// the upstream cuts off ends with the API's error event, numbered after
+// the last event the client got.
+func TestNativeResponsesStreamBrokenOff(t *testing.T) {
+	cut := "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_1\",\"object\":\"response\",\"created_at\":1,\"status\":\"in_progress\",\"model\":\"gpt-4.1\",\"output\":[]}}\n\n" +
+		"event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\",\"sequence_number\":1,\"output_index\":0,\"item\":{\"id\":\"msg_1\",\"type\":\"message\",\"status\":\"in_progress\",\"role\":\"assistant\",\"content\":[]}}\n\n" +
+		"event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":2,\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\"Nile\"}\n\n"
+	_, url := newNativeRecorder(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, cut)
+	}))
+	ts := newTestServer(t, responsesConfig(url), nil)
+	status, _, got := rawPost(t, ts.URL+"/v1/responses", `{"model":"gpt","input":"A river?","stream":true}`)
+	rest, ok := strings.CutPrefix(string(got), cut)
+	data, _ := strings.CutPrefix(strings.SplitN(rest, "\n", 3)[1], "data: ")
+	if status != 200 || !ok || !strings.HasPrefix(rest, "event: error\n") || gjson.Get(data, "type").Str != "error" || gjson.Get(data, "sequence_number").Int() != 3 || gjson.Get(data, "message").Str == "" {
+		t.Fatalf("%d %s", status, got)
+	}
+}
