@@ -35,6 +35,11 @@ import (
 //     charges the completion tokens (the real usage less what was taken
 //     before the call) and settles the reservation with the answer's cost.
 //
+// Each of these takes or charges its rate limits in one call of a
+// limits.BatchLimiter (in cluster mode, one round trip to Redis), all or
+// nothing; a Limiter without it is called once per limit, and what the
+// limits checked before a refusal took is given back.
+//
 // Every response of a request that some rate limit applies to carries
 // OpenAI's x-ratelimit-{limit,remaining,reset}-{requests,tokens} headers,
 // for the limit with the least left. A request over a rate limit gets 429
@@ -56,6 +61,7 @@ const (
 type quota struct {
 	opts    *limits.Options
 	lim     limits.Limiter
+	batch   limits.BatchLimiter // lim, when it decides on several allowances at once
 	budgets limits.Budgets
 	now     func() time.Time
 	log     *slog.Logger
@@ -101,6 +107,7 @@ func (s *Server) openQuota() error {
 	for _, sc := range []limits.Scope{limits.ScopeKey, limits.ScopeTenant} {
 		q.overBudget[sc] = s.metrics.set.NewCounter(`semgate_budget_rejected_total{scope="` + sc.String() + `"}`)
 	}
+	q.batch, _ = lim.(limits.BatchLimiter)
 	s.quota = q
 	return nil
 }
@@ -134,6 +141,9 @@ type limitUse struct {
 	upstream  bool // limitUpstream ran
 	reserved  bool
 	res       limits.Reservation
+	// checks and ds are the limiter's calls' arguments and answers.
+	checks [maxSubjects]limits.Check
+	ds     [maxSubjects]limits.Decision
 }
 
 type limitSubject struct {
@@ -190,30 +200,24 @@ func (s *Server) limitRequest(w http.ResponseWriter, r *http.Request, ex *exchan
 	if q.opts.CacheHitTokens && u.hasTokens() {
 		n = tokens.Prompt(model.Deployments[0].Model, ex.ep.String(), ex.req.body)
 	}
-	for i := range u.subjects[:u.n] {
-		ls := &u.subjects[i]
+	cs := u.checks[:0]
+	for _, ls := range u.subjects[:u.n] {
 		want := 1
 		if ls.s.Unit == limits.Tokens {
 			want = n // 0 (a look) unless hits count tokens
 		}
-		d, err := q.lim.Allow(ctx, ls.s, ls.r, want, now)
-		if errors.Is(err, limits.ErrUnavailable) {
-			q.giveBack(ctx, u.subjects[:i], 1, n, now)
-			u.n = 0
-			return s.limitsUnavailable()
-		}
-		if err != nil {
-			q.log.Warn("limits: rate limiter failed; letting the request through", "request_id", ex.id, "error", err)
-			continue
-		}
-		if !d.Allowed {
-			q.giveBack(ctx, u.subjects[:i], 1, n, now)
-			u.n = 0
-			hs.note(ls.s.Unit, d, true)
-			hs.set(w.Header())
-			return q.rateLimited(w, ls.s, d)
-		}
-		hs.note(ls.s.Unit, d, false)
+		cs = append(cs, limits.Check{Subject: ls.s, Rate: ls.r, N: want})
+	}
+	refused, err := q.allow(ctx, ex.id, cs, u.ds[:], now)
+	if err != nil {
+		u.n = 0
+		return s.limitsUnavailable()
+	}
+	hs.noteAll(cs, u.ds[:], refused)
+	if refused >= 0 {
+		u.n = 0
+		hs.set(w.Header())
+		return q.rateLimited(w, cs[refused].Subject, u.ds[refused])
 	}
 	u.tokens = n
 	hs.set(w.Header())
@@ -233,31 +237,25 @@ func (s *Server) limitUpstream(w http.ResponseWriter, ex *exchange, plan *route.
 	if !q.opts.CacheHitTokens && u.hasTokens() {
 		n := tokens.Prompt(plan.Order()[0].Deployment.Model, ex.ep.String(), ex.req.body)
 		var hs rateHeaders
-		for i := range u.subjects[:u.n] {
-			ls := &u.subjects[i]
-			if ls.s.Unit != limits.Tokens {
-				continue
+		cs := u.checks[:0]
+		for _, ls := range u.subjects[:u.n] {
+			if ls.s.Unit == limits.Tokens {
+				cs = append(cs, limits.Check{Subject: ls.s, Rate: ls.r, N: n})
 			}
-			d, err := q.lim.Allow(ctx, ls.s, ls.r, n, now)
-			if errors.Is(err, limits.ErrUnavailable) {
-				q.giveBack(ctx, u.subjects[:u.n], 1, 0, now)
-				q.giveBack(ctx, u.subjects[:i], 0, n, now)
-				u.n = 0
-				return s.limitsUnavailable()
-			}
-			if err != nil {
-				q.log.Warn("limits: rate limiter failed; letting the request through", "request_id", ex.id, "error", err)
-				continue
-			}
-			if !d.Allowed {
-				q.giveBack(ctx, u.subjects[:u.n], 1, 0, now)
-				q.giveBack(ctx, u.subjects[:i], 0, n, now)
-				u.n = 0
-				hs.note(limits.Tokens, d, true)
-				hs.set(w.Header())
-				return q.rateLimited(w, ls.s, d)
-			}
-			hs.note(limits.Tokens, d, false)
+		}
+		refused, err := q.allow(ctx, ex.id, cs, u.ds[:], now)
+		if err != nil {
+			q.giveBack(ctx, u, 1, 0, now)
+			u.n = 0
+			return s.limitsUnavailable()
+		}
+		hs.noteAll(cs, u.ds[:], refused)
+		if refused >= 0 {
+			sub, d := cs[refused].Subject, u.ds[refused] // giveBack reuses cs
+			q.giveBack(ctx, u, 1, 0, now)
+			u.n = 0
+			hs.set(w.Header())
+			return q.rateLimited(w, sub, d)
 		}
 		u.tokens = n
 		hs.set(w.Header())
@@ -332,18 +330,18 @@ func (s *Server) reserveBudget(w http.ResponseWriter, ex *exchange, plan *route.
 	var ob *limits.OverBudgetError
 	switch {
 	case errors.As(err, &ob):
-		q.giveBack(ctx, u.subjects[:u.n], 1, u.tokens, now)
+		q.giveBack(ctx, u, 1, u.tokens, now)
 		u.n = 0
 		q.overBudget[ob.Budget.Scope].Inc()
 		return q.insufficientQuota(w, ob)
 	case errors.Is(err, limits.ErrUnavailable):
-		q.giveBack(ctx, u.subjects[:u.n], 1, u.tokens, now)
+		q.giveBack(ctx, u, 1, u.tokens, now)
 		u.n = 0
 		return s.limitsUnavailable()
 	case err != nil:
 		// The reservation could not be written: refuse rather than
 		// spend unaccounted.
-		q.giveBack(ctx, u.subjects[:u.n], 1, u.tokens, now)
+		q.giveBack(ctx, u, 1, u.tokens, now)
 		u.n = 0
 		s.log.Error("limits: reserving budget failed", "request_id", ex.id, "error", err)
 		return &apiError{Status: http.StatusServiceUnavailable, Type: typeServer, Code: "budget_unavailable", RetryAfter: 1,
@@ -375,12 +373,14 @@ func (s *Server) settleLimits(ex *exchange) {
 			used = ex.usage.prompt + ex.usage.completion
 		}
 		if used >= 0 && used != u.tokens {
+			cs := u.checks[:0]
 			for _, ls := range u.subjects[:u.n] {
 				if ls.s.Unit == limits.Tokens {
-					if err := q.lim.Charge(ctx, ls.s, ls.r, used-u.tokens, now); err != nil {
-						q.log.Warn("limits: charging tokens failed", "request_id", ex.id, "error", err)
-					}
+					cs = append(cs, limits.Check{Subject: ls.s, Rate: ls.r, N: used - u.tokens})
 				}
+			}
+			if err := q.charge(ctx, cs, now); err != nil {
+				q.log.Warn("limits: charging tokens failed", "request_id", ex.id, "error", err)
 			}
 		}
 	}
@@ -396,17 +396,92 @@ func (s *Server) settleLimits(ex *exchange) {
 	}
 }
 
-// giveBack returns what a refused request took: reqs from each request
-// limit and toks from each token limit among subjects.
-func (q *quota) giveBack(ctx context.Context, subjects []limitSubject, reqs, toks int, now time.Time) {
-	for _, ls := range subjects {
+// allow takes cs's units, all or nothing (one call of a BatchLimiter;
+// else Allow on each check in turn, what was taken given back on a
+// refusal), and puts the decisions in ds, as BatchLimiter.AllowAll. It
+// returns the index of the refused check, or -1; or, having taken
+// nothing, an error wrapping limits.ErrUnavailable. A limiter's other
+// failures let the request through the limits that failed (logged), which
+// get no decision (ds[i].Limit 0): when a batch fails as a whole (say,
+// Redis refused one allowance's key), the checks are taken one by one,
+// so that the others still count.
+func (q *quota) allow(ctx context.Context, id string, cs []limits.Check, ds []limits.Decision, now time.Time) (int, error) {
+	if len(cs) == 0 {
+		return -1, nil
+	}
+	if q.batch != nil {
+		refused, err := q.batch.AllowAll(ctx, cs, ds, now)
+		switch {
+		case err == nil:
+			return refused, nil
+		case errors.Is(err, limits.ErrUnavailable):
+			return -1, err
+		case ctx.Err() != nil:
+			q.log.Warn("limits: rate limiter failed; letting the request through", "request_id", id, "error", err)
+			clear(ds[:len(cs)])
+			return -1, nil
+		}
+	}
+	for i := range cs {
+		c := &cs[i]
+		d, err := q.lim.Allow(ctx, c.Subject, c.Rate, c.N, now)
+		if err != nil && !errors.Is(err, limits.ErrUnavailable) {
+			q.log.Warn("limits: rate limiter failed; letting the request through", "request_id", id, "error", err)
+			ds[i] = limits.Decision{}
+			continue
+		}
+		if err == nil {
+			ds[i] = d
+			if d.Allowed {
+				continue
+			}
+		}
+		for _, c := range cs[:i] {
+			if c.N > 0 {
+				q.lim.Charge(ctx, c.Subject, c.Rate, -c.N, now)
+			}
+		}
+		if err != nil {
+			return -1, err
+		}
+		return i, nil
+	}
+	return -1, nil
+}
+
+// charge charges each check's N (one call of a BatchLimiter).
+func (q *quota) charge(ctx context.Context, cs []limits.Check, now time.Time) error {
+	if q.batch != nil {
+		return q.batch.ChargeAll(ctx, cs, now)
+	}
+	var first error
+	for _, c := range cs {
+		if c.N == 0 {
+			continue
+		}
+		if err := q.lim.Charge(ctx, c.Subject, c.Rate, c.N, now); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// giveBack returns what a refused request took: reqs from each of its
+// request limits and toks from each of its token limits. It overwrites
+// u.checks.
+func (q *quota) giveBack(ctx context.Context, u *limitUse, reqs, toks int, now time.Time) {
+	cs := u.checks[:0]
+	for _, ls := range u.subjects[:u.n] {
 		n := reqs
 		if ls.s.Unit == limits.Tokens {
 			n = toks
 		}
 		if n > 0 {
-			q.lim.Charge(ctx, ls.s, ls.r, -n, now)
+			cs = append(cs, limits.Check{Subject: ls.s, Rate: ls.r, N: -n})
 		}
+	}
+	if len(cs) > 0 {
+		q.charge(ctx, cs, now)
 	}
 }
 
@@ -422,6 +497,20 @@ func unitIndex(u limits.Unit) int {
 		return 1
 	}
 	return 0
+}
+
+// noteAll notes the decisions of an allow up to the refused check (-1:
+// all), skipping the checks the limiter failed on (Limit 0).
+func (h *rateHeaders) noteAll(cs []limits.Check, ds []limits.Decision, refused int) {
+	for i := range cs {
+		switch {
+		case i == refused:
+			h.note(cs[i].Subject.Unit, ds[i], true)
+			return
+		case ds[i].Limit > 0:
+			h.note(cs[i].Subject.Unit, ds[i], false)
+		}
+	}
 }
 
 func (h *rateHeaders) note(u limits.Unit, d limits.Decision, refused bool) {

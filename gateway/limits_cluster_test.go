@@ -142,3 +142,22 @@ func TestClusterLimitsClosed(t *testing.T) {
 		t.Fatalf("Redis just killed, failing closed: %d %v %s", resp.StatusCode, resp.Header, out)
 	}
 }
+
+// TestClusterLimitsWrongType: when Redis refuses one of a request's
+// allowances (its key holds something else), the request's other limits
+// still count: the limits step takes them one by one.
+func TestClusterLimitsWrongType(t *testing.T) {
+	srv := redistest.Start(t)
+	ts := newTestServer(t, limitsConfig("cache:\n  disabled: true\ncluster: {redis_url: \""+srv.URL()+"\"}\n"+
+		"limits:\n  models:\n    m: {requests_per_minute: 1000}\n"), nil)
+	_, sk := newKey(t, ts, auth.Spec{RateLimit: auth.RateLimit{RequestsPerMinute: 2}})
+	if got := srv.Do("SET", "semgate:rl:m:r:m", "x"); got != "+OK" {
+		t.Fatal(got)
+	}
+	for i, want := range []int{200, 200, 429} {
+		resp, out := chat(t, ts, chatBody("wrong type "+strconv.Itoa(i)), bearer(sk)...)
+		if resp.StatusCode != want {
+			t.Fatalf("request %d: %d %s, want %d", i, resp.StatusCode, out, want)
+		}
+	}
+}

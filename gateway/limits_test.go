@@ -37,6 +37,25 @@ func limitClock(ts *testServer) *testClock {
 	return c
 }
 
+// oneByOne hides the limiter's limits.BatchLimiter, so that the limits
+// step calls Allow and Charge once per allowance, as with a Limiter
+// without it.
+func oneByOne(ts *testServer) {
+	ts.quota.lim = struct{ limits.Limiter }{ts.quota.lim}
+	ts.quota.batch = nil
+}
+
+// batchModes runs f with the limiter's batch calls and without them.
+func batchModes(t *testing.T, f func(t *testing.T, batch bool)) {
+	for _, batch := range []bool{true, false} {
+		name := "batch"
+		if !batch {
+			name = "one_by_one"
+		}
+		t.Run(name, func(t *testing.T) { f(t, batch) })
+	}
+}
+
 func newKey(t *testing.T, ts *testServer, spec auth.Spec) (*auth.Key, string) {
 	t.Helper()
 	k, secret, err := ts.acl.keys.Create(spec)
@@ -102,10 +121,15 @@ func TestLimitRequests(t *testing.T) {
 // TestLimitTokens: prompt tokens are taken before the upstream call and
 // completion tokens after it; once spent, misses get 429 (type tokens)
 // while cache hits still pass, unless limits.cache_hit_tokens.
-func TestLimitTokens(t *testing.T) {
+func TestLimitTokens(t *testing.T) { batchModes(t, testLimitTokens) }
+
+func testLimitTokens(t *testing.T, batch bool) {
 	for _, hitTokens := range []bool{false, true} {
 		t.Run("cache_hit_tokens="+strconv.FormatBool(hitTokens), func(t *testing.T) {
 			ts := newTestServer(t, limitsConfig("limits:\n  cache_hit_tokens: "+strconv.FormatBool(hitTokens)+"\n"), nil)
+			if !batch {
+				oneByOne(ts)
+			}
 			clk := limitClock(ts)
 			const tpm = 300
 			_, sk := newKey(t, ts, auth.Spec{RateLimit: auth.RateLimit{TokensPerMinute: tpm}})
@@ -164,8 +188,11 @@ func TestLimitTokens(t *testing.T) {
 
 // TestLimitScopes: tenant ("*" and named), model alias and client IP
 // limits from the limits section; a refused request gives back what it
-// took from the limits checked before the one that refused it.
-func TestLimitScopes(t *testing.T) {
+// took from the limits checked before the one that refused it (with a
+// BatchLimiter, it takes nothing from any).
+func TestLimitScopes(t *testing.T) { batchModes(t, testLimitScopes) }
+
+func testLimitScopes(t *testing.T, batch bool) {
 	ts := newTestServer(t, limitsConfig(`limits:
   tenants:
     "*": {requests_per_minute: 3}
@@ -174,6 +201,9 @@ func TestLimitScopes(t *testing.T) {
     m: {requests_per_minute: 5}
   ip: {requests_per_minute: 1}
 `), nil)
+	if !batch {
+		oneByOne(ts)
+	}
 	limitClock(ts)
 	_, small := newKey(t, ts, auth.Spec{Tenant: "small"})
 	_, big := newKey(t, ts, auth.Spec{Tenant: "big"})

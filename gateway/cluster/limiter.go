@@ -5,7 +5,9 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -15,11 +17,15 @@ import (
 // Shared rate limits.
 //
 // RedisLimiter keeps every allowance in Redis, so that a limit of N per
-// minute is N for the whole cluster, not N per replica. Each Allow or
-// Charge is one EVALSHA of limiter.lua (go-redis's Script runs EVALSHA and
-// loads the script on NOSCRIPT), which reads and updates the allowance
-// atomically, on Redis's clock (TIME inside the script): the replicas'
-// clocks never enter into it.
+// minute is N for the whole cluster, not N per replica. Each call is one
+// EVALSHA of limiter.lua (go-redis's Script runs EVALSHA and loads the
+// script on NOSCRIPT), which reads and updates the allowances atomically,
+// on Redis's clock (TIME inside the script): the replicas' clocks never
+// enter into it. It is a limits.BatchLimiter: AllowAll takes all of a
+// request's allowances in that one call, all or nothing (a refused
+// request holds none of them, even for a moment), and ChargeAll charges
+// them; Allow and Charge are those of one allowance. A request's limits
+// therefore cost one round trip to Redis, not one per allowance.
 //
 // Why a script of our own rather than github.com/go-redis/redis_rate:
 // redis_rate is not among the modules this project may use (the module
@@ -36,8 +42,9 @@ import (
 // Redis unreachable (Up false, or a call that fails): with on_unreachable
 // "open" the replica decides alone with a LocalLimiter of its own (counted
 // in semgate_cluster_local_decisions_total, logged once per outage, and
-// shared again once Redis is back); with "closed" Allow and Charge fail
-// with limits.ErrUnavailable and the gateway refuses the request, as it
+// shared again once Redis is back; a call of several allowances counts
+// one decision per allowance); with "closed" every call fails with
+// limits.ErrUnavailable and the gateway refuses the request, as it
 // refuses every request of a fail-closed replica while Redis is down.
 
 //go:embed limiter.lua
@@ -74,7 +81,7 @@ type RedisLimiter struct {
 	prefix string // "<prefix>:rl:"
 }
 
-var _ limits.Limiter = (*RedisLimiter)(nil)
+var _ limits.BatchLimiter = (*RedisLimiter)(nil)
 
 // NewLimiter returns the cluster's shared limiter; Close stops its
 // fallback's eviction goroutine (not the cluster).
@@ -91,61 +98,155 @@ const (
 	modeCharge = "c"
 )
 
-// key names s's allowance in Redis.
-func (l *RedisLimiter) key(s limits.Subject) string {
-	return l.prefix + string([]byte{byte(s.Scope), ':', byte(s.Unit), ':'}) + s.Name
+// modeArg is mode as a script argument, boxed once.
+func modeArg(mode string) any {
+	if mode == modeCharge {
+		return argCharge
+	}
+	return argAllow
 }
 
-// run runs the script: whether n was allowed and the tokens left.
-func (l *RedisLimiter) run(ctx context.Context, s limits.Subject, r limits.Rate, n int, mode string, now time.Time) (bool, float64, error) {
-	clock := ""
+var argAllow, argCharge any = modeAllow, modeCharge
+
+// maxBatch is how many checks a call's buffers hold on the stack (the
+// limits step has at most eight).
+const maxBatch = 8
+
+// run runs the script on cs in mode: one round trip. In modeAllow it
+// fills ds as AllowAll does and returns the index of the refused check,
+// or -1.
+func (l *RedisLimiter) run(ctx context.Context, cs []limits.Check, ds []limits.Decision, mode string, now time.Time) (int, error) {
+	// The keys, and the rates and units as one argument ("rate burst n
+	// ..."), are substrings of one string: one allocation, whatever the
+	// number of checks.
+	var b [maxBatch * 80]byte
+	buf := b[:0]
+	for i := range cs {
+		s := &cs[i].Subject
+		buf = append(buf, l.prefix...)
+		buf = append(buf, byte(s.Scope), ':', byte(s.Unit), ':')
+		buf = append(buf, s.Name...)
+	}
+	keysLen := len(buf)
+	for i := range cs {
+		c := &cs[i]
+		if i > 0 {
+			buf = append(buf, ' ')
+		}
+		buf = strconv.AppendInt(buf, int64(c.Rate.PerMinute), 10)
+		buf = append(buf, ' ')
+		buf = strconv.AppendInt(buf, int64(c.Rate.Capacity()), 10)
+		buf = append(buf, ' ')
+		buf = strconv.AppendInt(buf, int64(c.N), 10)
+	}
+	all := string(buf)
+	keys := make([]string, len(cs))
+	off := 0
+	for i := range cs {
+		end := off + len(l.prefix) + 4 + len(cs[i].Subject.Name)
+		keys[i] = all[off:end]
+		off = end
+	}
+	var clock any = ""
 	if l.o.CallerClock {
 		clock = strconv.FormatInt(now.UnixMicro(), 10)
 	}
-	res, err := limiterScript.Run(ctx, l.c.rdb, []string{l.key(s)}, r.PerMinute, r.Capacity(), n, mode, clock).Slice()
+	res, err := limiterScript.Run(ctx, l.c.rdb, keys, modeArg(mode), clock, all[keysLen:]).Text()
 	if err != nil {
-		return false, 0, err
+		return -1, err
 	}
-	if len(res) != 2 {
-		return false, 0, fmt.Errorf("cluster: limiter script answered %d values", len(res))
+	// "i t1 .. tk": the refused check (1-based, 0 for none), then the
+	// tokens left after each check decided.
+	rest := res
+	field := func() string {
+		f := rest
+		if j := strings.IndexByte(rest, ' '); j >= 0 {
+			f, rest = rest[:j], rest[j+1:]
+		} else {
+			rest = ""
+		}
+		return f
 	}
-	allowed, _ := res[0].(int64)
-	str, _ := res[1].(string)
-	tokens, err := strconv.ParseFloat(str, 64)
-	if err != nil {
-		return false, 0, fmt.Errorf("cluster: limiter script answered tokens %q", str)
+	refused, err := strconv.Atoi(field())
+	if err != nil || refused < 0 || refused > len(cs) {
+		return -1, fmt.Errorf("cluster: limiter script answered %q", res)
 	}
-	return allowed == 1, tokens, nil
+	refused--
+	if mode != modeAllow {
+		return -1, nil
+	}
+	last := refused
+	if refused < 0 {
+		last = len(cs) - 1
+	}
+	for i := 0; i <= last; i++ {
+		tokens, err := strconv.ParseFloat(field(), 64)
+		if err != nil {
+			return -1, fmt.Errorf("cluster: limiter script answered %q", res)
+		}
+		c := &cs[i]
+		ds[i] = limits.Decide(tokens, c.Rate, c.N, i != refused)
+	}
+	return refused, nil
 }
 
-// Allow implements limits.Limiter.
+// Allow implements limits.Limiter: AllowAll of one check.
 func (l *RedisLimiter) Allow(ctx context.Context, s limits.Subject, r limits.Rate, n int, now time.Time) (limits.Decision, error) {
+	cs := [1]limits.Check{{Subject: s, Rate: r, N: n}}
+	var ds [1]limits.Decision
+	_, err := l.AllowAll(ctx, cs[:], ds[:], now)
+	return ds[0], err
+}
+
+// AllowAll implements limits.BatchLimiter: one script call, which takes
+// from the allowances atomically, all or nothing.
+func (l *RedisLimiter) AllowAll(ctx context.Context, cs []limits.Check, ds []limits.Decision, now time.Time) (int, error) {
+	_ = ds[:len(cs)]
+	if len(cs) == 0 {
+		return -1, nil
+	}
 	if l.c.Up() {
-		ok, tokens, err := l.run(ctx, s, r, n, modeAllow, now)
+		refused, err := l.run(ctx, cs, ds, modeAllow, now)
 		if err == nil {
-			return limits.Decide(tokens, r, n, ok), nil
+			return refused, nil
 		}
 		if ctx.Err() != nil || isReply(err) {
-			return limits.Decision{}, err
+			return -1, err
 		}
 		l.c.Fail(err)
 		if l.c.FailClosed() {
-			return limits.Decision{}, fmt.Errorf("%w: %w", limits.ErrUnavailable, err)
+			return -1, fmt.Errorf("%w: %w", limits.ErrUnavailable, err)
 		}
 	} else if l.c.FailClosed() {
-		return limits.Decision{}, errDown
+		return -1, errDown
 	}
-	l.c.localFallback(fallbackRateLimit)
-	return l.local.Allow(ctx, s, r, n, now)
+	l.fallback(len(cs))
+	return l.local.AllowAll(ctx, cs, ds, now)
 }
 
-// Charge implements limits.Limiter.
+// Charge implements limits.Limiter: ChargeAll of one check.
 func (l *RedisLimiter) Charge(ctx context.Context, s limits.Subject, r limits.Rate, n int, now time.Time) error {
-	if n == 0 {
+	cs := [1]limits.Check{{Subject: s, Rate: r, N: n}}
+	return l.ChargeAll(ctx, cs[:], now)
+}
+
+// ChargeAll implements limits.BatchLimiter: one script call for the
+// checks whose N is not 0.
+func (l *RedisLimiter) ChargeAll(ctx context.Context, cs []limits.Check, now time.Time) error {
+	if slices.ContainsFunc(cs, func(c limits.Check) bool { return c.N == 0 }) {
+		nz := make([]limits.Check, 0, len(cs))
+		for _, c := range cs {
+			if c.N != 0 {
+				nz = append(nz, c)
+			}
+		}
+		cs = nz
+	}
+	if len(cs) == 0 {
 		return nil
 	}
 	if l.c.Up() {
-		_, _, err := l.run(ctx, s, r, n, modeCharge, now)
+		_, err := l.run(ctx, cs, nil, modeCharge, now)
 		if err == nil {
 			return nil
 		}
@@ -159,8 +260,15 @@ func (l *RedisLimiter) Charge(ctx context.Context, s limits.Subject, r limits.Ra
 	} else if l.c.FailClosed() {
 		return errDown
 	}
-	l.c.localFallback(fallbackRateLimit)
-	return l.local.Charge(ctx, s, r, n, now)
+	l.fallback(len(cs))
+	return l.local.ChargeAll(ctx, cs, now)
+}
+
+// fallback counts n decisions taken by the local limiter.
+func (l *RedisLimiter) fallback(n int) {
+	for range n {
+		l.c.localFallback(fallbackRateLimit)
+	}
 }
 
 // Close stops the fallback limiter's eviction goroutine.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -83,9 +84,11 @@ func newLimiter(t testing.TB, c *Cluster, o LimiterOptions) *RedisLimiter {
 func TestRedisLimiterConformance(t *testing.T) {
 	srv := redistest.Start(t)
 	m := join(t, Options{RedisURL: srv.URL()})
-	limitstest.Limiter(t, func(t *testing.T) limits.Limiter {
+	newL := func(t *testing.T) limits.Limiter {
 		return newLimiter(t, m.c, LimiterOptions{CallerClock: true})
-	})
+	}
+	limitstest.Limiter(t, newL)
+	t.Run("Batch", func(t *testing.T) { limitstest.Batch(t, newL) })
 	if got := srv.Do("EXISTS", "semgate:rl:k:r:TestRedisLimiterConformance.Edges.key_1"); got != ":1" {
 		t.Fatalf("the allowance is not in Redis under its key: EXISTS %s", got)
 	}
@@ -170,6 +173,21 @@ func TestRedisLimiterShared(t *testing.T) {
 	}
 }
 
+// TestRedisLimiterSharedBatches: 100 concurrent requests split between
+// two replicas, each taking three allowances in one call, are admitted
+// exactly as far as the tightest limit goes (the script is atomic: a
+// refused request never holds a unit, even for a moment), and what is
+// left in Redis is exactly what the admitted ones took.
+func TestRedisLimiterSharedBatches(t *testing.T) {
+	srv := redistest.Start(t)
+	o := Options{RedisURL: srv.URL()}
+	a := newLimiter(t, join(t, o).c, LimiterOptions{CallerClock: true})
+	b := newLimiter(t, join(t, o).c, LimiterOptions{CallerClock: true})
+	if n := limitstest.ConcurrentBatches(t, []limits.BatchLimiter{a, b}, "shared."); n != 20 {
+		t.Fatalf("admitted %d under a limit of 20", n)
+	}
+}
+
 // TestRedisLimiterOutage: Redis killed. Failing open, a replica limits on
 // its own (a metric, one log line per outage) and shares again once
 // Redis is back; failing closed, it refuses with limits.ErrUnavailable.
@@ -217,6 +235,22 @@ func TestRedisLimiterOutage(t *testing.T) {
 		if err := lc.Charge(ctx, s, r, 1, time.Now()); !errors.Is(err, limits.ErrUnavailable) {
 			t.Fatalf("closed charge during the outage: %v", err)
 		}
+		// A request's allowances at once: the same.
+		cs := []limits.Check{{Subject: limits.Subject{Scope: limits.ScopeKey, Unit: limits.Requests, Name: "key_batch" + strconv.Itoa(outage)}, Rate: r, N: 3},
+			{Subject: s, Rate: r}}
+		ds := make([]limits.Decision, len(cs))
+		if refused, err := lo.AllowAll(ctx, cs, ds, time.Now()); err != nil || refused != -1 || ds[0].Limit != 3 || ds[0].Remaining != 0 {
+			t.Fatalf("open, a batch during the outage: %d %+v %v", refused, ds, err)
+		}
+		if refused, err := lo.AllowAll(ctx, cs, ds, time.Now()); err != nil || refused != 0 {
+			t.Fatalf("open, a second batch during the outage: %d %+v %v", refused, ds, err)
+		}
+		if _, err := lc.AllowAll(ctx, cs, ds, time.Now()); !errors.Is(err, limits.ErrUnavailable) {
+			t.Fatalf("closed, a batch during the outage: %v", err)
+		}
+		if err := lc.ChargeAll(ctx, cs, time.Now()); !errors.Is(err, limits.ErrUnavailable) {
+			t.Fatalf("closed, charges during the outage: %v", err)
+		}
 		if got := counter(open.set, `semgate_cluster_local_decisions_total{kind="rate_limit"}`); got < 6 {
 			t.Fatalf("local decisions counted: %v", got)
 		}
@@ -254,9 +288,11 @@ func TestRedisLimiterOutage(t *testing.T) {
 }
 
 // BenchmarkSharedLimiter is the limits step's limiter cost per request
-// (BenchmarkLimiter's three Allows: a key's requests and tokens, its
-// tenant's requests, over 10k keys), on the local limiter and on Redis
-// (one round trip per Allow, to a redis-server on loopback).
+// (BenchmarkLimiter's three allowances: a key's requests and tokens, its
+// tenant's requests, over 10k keys), on the local limiter and on Redis (a
+// redis-server on loopback): "one" calls Allow per allowance (on Redis,
+// one round trip each), "batch" AllowAll once, as the limits step does
+// (on Redis, one round trip).
 func BenchmarkSharedLimiter(b *testing.B) {
 	srv := redistest.Start(b)
 	m := join(b, Options{RedisURL: srv.URL()})
@@ -264,32 +300,52 @@ func BenchmarkSharedLimiter(b *testing.B) {
 	for i := range names {
 		names[i] = "key_" + strconv.Itoa(i)
 	}
-	rr := limits.Rate{PerMinute: 1 << 30}
 	for _, kind := range []string{"local", "redis"} {
-		b.Run(kind, func(b *testing.B) {
-			var l limits.Limiter = limits.NewLocalLimiter(limits.LocalOptions{NoEvictor: true})
-			if kind == "redis" {
-				l = newLimiter(b, m.c, LimiterOptions{})
-			}
-			defer l.Close()
-			ctx := context.Background()
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				now := time.Now()
-				name := names[i%len(names)]
-				for _, c := range []struct {
-					s limits.Subject
-					n int
-				}{{limits.Subject{Scope: limits.ScopeKey, Unit: limits.Requests, Name: name}, 1},
-					{limits.Subject{Scope: limits.ScopeTenant, Unit: limits.Requests, Name: "acme"}, 1},
-					{limits.Subject{Scope: limits.ScopeKey, Unit: limits.Tokens, Name: name}, 100}} {
-					if d, err := l.Allow(ctx, c.s, rr, c.n, now); err != nil || !d.Allowed {
-						b.Fatal(d, err)
+		for _, mode := range []string{"one", "batch"} {
+			b.Run(kind+"/"+mode, func(b *testing.B) {
+				var l limits.BatchLimiter = limits.NewLocalLimiter(limits.LocalOptions{NoEvictor: true})
+				if kind == "redis" {
+					l = newLimiter(b, m.c, LimiterOptions{})
+				}
+				defer l.Close()
+				cs, ds := benchChecks(), make([]limits.Decision, 3)
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					name := names[i%len(names)]
+					cs[0].Subject.Name, cs[2].Subject.Name = name, name
+					if err := benchRequest(l, mode == "batch", cs, ds); err != nil {
+						b.Fatal(err)
 					}
 				}
-			}
-		})
+			})
+		}
 	}
+}
+
+// benchChecks are a request's three allowances; the key's name is to be
+// filled in.
+func benchChecks() []limits.Check {
+	rr := limits.Rate{PerMinute: 1 << 30}
+	return []limits.Check{{Subject: limits.Subject{Scope: limits.ScopeKey, Unit: limits.Requests}, Rate: rr, N: 1},
+		{Subject: limits.Subject{Scope: limits.ScopeTenant, Unit: limits.Requests, Name: "acme"}, Rate: rr, N: 1},
+		{Subject: limits.Subject{Scope: limits.ScopeKey, Unit: limits.Tokens}, Rate: rr, N: 100}}
+}
+
+// benchRequest takes a request's allowances: at once, or one by one.
+func benchRequest(l limits.BatchLimiter, batch bool, cs []limits.Check, ds []limits.Decision) error {
+	ctx, now := context.Background(), time.Now()
+	if batch {
+		if refused, err := l.AllowAll(ctx, cs, ds, now); err != nil || refused != -1 {
+			return fmt.Errorf("refused %d %+v: %v", refused, ds, err)
+		}
+		return nil
+	}
+	for _, c := range cs {
+		if d, err := l.Allow(ctx, c.Subject, c.Rate, c.N, now); err != nil || !d.Allowed {
+			return fmt.Errorf("%+v: %v", d, err)
+		}
+	}
+	return nil
 }
 
 // BenchmarkSharedLimiterParallel is BenchmarkSharedLimiter from 32
@@ -299,32 +355,29 @@ func BenchmarkSharedLimiter(b *testing.B) {
 func BenchmarkSharedLimiterParallel(b *testing.B) {
 	srv := redistest.Start(b)
 	m := join(b, Options{RedisURL: srv.URL()})
-	rr := limits.Rate{PerMinute: 1 << 30}
 	for _, kind := range []string{"local", "redis"} {
-		b.Run(kind, func(b *testing.B) {
-			var l limits.Limiter = limits.NewLocalLimiter(limits.LocalOptions{NoEvictor: true})
-			if kind == "redis" {
-				l = newLimiter(b, m.c, LimiterOptions{})
-			}
-			defer l.Close()
-			ctx := context.Background()
-			b.ReportAllocs()
-			b.SetParallelism(32)
-			var next atomic.Int64
-			b.RunParallel(func(pb *testing.PB) {
-				name := "key_" + strconv.FormatInt(next.Add(1), 10)
-				for pb.Next() {
-					now := time.Now()
-					for _, s := range []limits.Subject{{Scope: limits.ScopeKey, Unit: limits.Requests, Name: name},
-						{Scope: limits.ScopeTenant, Unit: limits.Requests, Name: "acme"},
-						{Scope: limits.ScopeKey, Unit: limits.Tokens, Name: name}} {
-						if d, err := l.Allow(ctx, s, rr, 1, now); err != nil || !d.Allowed {
-							b.Error(d, err)
+		for _, mode := range []string{"one", "batch"} {
+			b.Run(kind+"/"+mode, func(b *testing.B) {
+				var l limits.BatchLimiter = limits.NewLocalLimiter(limits.LocalOptions{NoEvictor: true})
+				if kind == "redis" {
+					l = newLimiter(b, m.c, LimiterOptions{})
+				}
+				defer l.Close()
+				b.ReportAllocs()
+				b.SetParallelism(32)
+				var next atomic.Int64
+				b.RunParallel(func(pb *testing.PB) {
+					name := "key_" + strconv.FormatInt(next.Add(1), 10)
+					cs, ds := benchChecks(), make([]limits.Decision, 3)
+					cs[0].Subject.Name, cs[2].Subject.Name = name, name
+					for pb.Next() {
+						if err := benchRequest(l, mode == "batch", cs, ds); err != nil {
+							b.Error(err)
 							return
 						}
 					}
-				}
+				})
 			})
-		})
+		}
 	}
 }

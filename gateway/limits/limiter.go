@@ -137,6 +137,37 @@ type Limiter interface {
 	Close() error
 }
 
+// Check is one allowance a request takes from: N units of Subject's
+// allowance under Rate.
+type Check struct {
+	Subject Subject
+	Rate    Rate
+	N       int
+}
+
+// BatchLimiter is a Limiter that also takes from, or charges, several
+// allowances in one call: a shared one decides on all of a request's
+// allowances in one round trip. The limits step uses it when its Limiter
+// has it (a type assertion), and calls Allow and Charge one by one
+// otherwise.
+type BatchLimiter interface {
+	Limiter
+	// AllowAll is Allow on each check in turn, all or nothing: it stops
+	// at the first check refused, and then none of the earlier checks'
+	// units stay taken (a changed limit stays changed, as with Allow). It
+	// fills ds[i], which must be there (len(ds) >= len(cs)), with check
+	// i's Decision, for the checks up to and including the refused one
+	// (the others are left as they were); a Subject named twice sees
+	// what its first check took. It returns the index of the refused
+	// check, or -1 when all were taken. On an error the decisions are
+	// unknown and the call is to be taken as having taken nothing.
+	AllowAll(ctx context.Context, cs []Check, ds []Decision, now time.Time) (refused int, err error)
+	// ChargeAll is Charge on each check whose N is not 0.
+	ChargeAll(ctx context.Context, cs []Check, now time.Time) error
+}
+
+var _ BatchLimiter = (*LocalLimiter)(nil)
+
 // ErrUnavailable is wrapped by the errors of a shared Limiter or Budgets
 // that can neither reach its shared state nor decide on its own (a
 // cluster that fails closed while Redis is unreachable): the request must
@@ -291,6 +322,37 @@ func (l *LocalLimiter) Charge(_ context.Context, s Subject, r Rate, n int, now t
 	a := l.get(s, r, now)
 	a.used.Store(now.UnixNano())
 	a.charge(now, n, r.Capacity())
+	return nil
+}
+
+// AllowAll implements BatchLimiter: Allow on each check; on a refusal,
+// Charge gives back what the earlier checks took (so a concurrent
+// request may be refused meanwhile, as if they had come first).
+func (l *LocalLimiter) AllowAll(ctx context.Context, cs []Check, ds []Decision, now time.Time) (int, error) {
+	_ = ds[:len(cs)]
+	for i := range cs {
+		c := &cs[i]
+		d, _ := l.Allow(ctx, c.Subject, c.Rate, c.N, now)
+		ds[i] = d
+		if !d.Allowed {
+			for j := range cs[:i] {
+				if c := &cs[j]; c.N > 0 {
+					l.Charge(ctx, c.Subject, c.Rate, -c.N, now)
+				}
+			}
+			return i, nil
+		}
+	}
+	return -1, nil
+}
+
+// ChargeAll implements BatchLimiter.
+func (l *LocalLimiter) ChargeAll(ctx context.Context, cs []Check, now time.Time) error {
+	for i := range cs {
+		if c := &cs[i]; c.N != 0 {
+			l.Charge(ctx, c.Subject, c.Rate, c.N, now)
+		}
+	}
 	return nil
 }
 
