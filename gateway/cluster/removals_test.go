@@ -19,7 +19,7 @@ func TestRemovalsReplicate(t *testing.T) {
 	has := func(r *replica, id [16]byte) bool { _, err := r.cache.GetExact(id, 0); return err == nil }
 	e1 := a.fill("first question", []byte(`{"x":1}`))
 	e2 := a.fill("second question", []byte(`{"x":2}`))
-	if !within(time.Second, func() bool { return has(b, e1.ID) && has(b, e2.ID) }) {
+	if !within(5*time.Second, func() bool { return has(b, e1.ID) && has(b, e2.ID) }) {
 		t.Fatal("fills not replicated")
 	}
 
@@ -27,7 +27,7 @@ func TestRemovalsReplicate(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.c.PublishDelete(e1.ID)
-	if !within(time.Second, func() bool { return !has(b, e1.ID) }) {
+	if !within(5*time.Second, func() bool { return !has(b, e1.ID) }) {
 		t.Fatal("an entry deleted on A is still on B")
 	}
 	if !has(b, e2.ID) {
@@ -40,7 +40,7 @@ func TestRemovalsReplicate(t *testing.T) {
 	a.c.PublishFlush(Flush{Tenant: "team-b"})
 	a.c.PublishFlush(Flush{Model: "other"})
 	e3 := a.fill("third question", []byte(`{"x":3}`))
-	if !within(time.Second, func() bool { return has(b, e3.ID) }) {
+	if !within(5*time.Second, func() bool { return has(b, e3.ID) }) {
 		t.Fatal("fill not replicated")
 	}
 	if !has(b, e2.ID) {
@@ -50,11 +50,11 @@ func TestRemovalsReplicate(t *testing.T) {
 	// B down: A flushes team-a's entries; B applies it on restart.
 	b.close()
 	a.c.PublishFlush(Flush{Model: "m", Tenant: "team-a"})
-	if !within(time.Second, func() bool { return a.c.pending() == 0 }) {
+	if !within(5*time.Second, func() bool { return a.c.pending() == 0 }) {
 		t.Fatal("not published")
 	}
 	b = openReplica(t, bdir, o, "e1")
-	if !within(2*time.Second, func() bool { return !has(b, e2.ID) && !has(b, e3.ID) }) {
+	if !within(5*time.Second, func() bool { return !has(b, e2.ID) && !has(b, e3.ID) }) {
 		t.Fatal("a flush made while B was down did not apply when it caught up")
 	}
 	if got := counter(b.set, "semgate_cluster_removals_applied_total"); got != 1 {
