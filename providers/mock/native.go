@@ -64,6 +64,14 @@ func parseNative(api providers.API, body []byte) (*nativeCodec, error) {
 	default:
 		err = fmt.Errorf("mock: API %s is not served natively", api)
 	}
+	if err == nil {
+		// A stream's message_start reports the prompt's tokens, as
+		// Anthropic's does: the mock's count of the chat translation.
+		var cr request
+		if parseRequest(providers.EndpointChat, nc.chat, &cr) == nil {
+			nc.opt.InputTokens = int64(cr.promptTokens)
+		}
+	}
 	return nc, err
 }
 

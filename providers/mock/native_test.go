@@ -33,13 +33,22 @@ func TestNativeMessagesSDK(t *testing.T) {
 	// The stream says what the JSON answer says.
 	stream := client.Messages.NewStreaming(ctx, p)
 	acc := anthropic.Message{}
+	var startInput int64 = -1
 	for stream.Next() {
-		if err := acc.Accumulate(stream.Current()); err != nil {
+		ev := stream.Current()
+		if ev.Type == "message_start" {
+			startInput = ev.Message.Usage.InputTokens
+		}
+		if err := acc.Accumulate(ev); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if stream.Err() != nil || len(acc.Content) != 1 || acc.Content[0].Text != m.Content[0].Text {
 		t.Fatalf("stream: %v %+v", stream.Err(), acc)
+	}
+	// message_start already reports the prompt's tokens, as Anthropic's does.
+	if startInput != m.Usage.InputTokens || startInput <= 0 {
+		t.Fatalf("message_start input_tokens %d, the answer's %d", startInput, m.Usage.InputTokens)
 	}
 	// Tools.
 	tp := p
