@@ -7,6 +7,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/semgate/semgate/providers"
+	"github.com/semgate/semgate/providers/codec"
 	"github.com/semgate/semgate/providers/sse"
 )
 
@@ -144,13 +145,29 @@ func (w *startedWriter) Flush() {
 func (w *startedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func notFound(w http.ResponseWriter, r *http.Request) {
-	writeError(w, &apiError{Status: http.StatusNotFound, Type: typeInvalidRequest, Code: "unknown_url",
+	writeRouteError(w, r, &apiError{Status: http.StatusNotFound, Type: typeInvalidRequest, Code: "unknown_url",
 		Message: "Unknown request URL: " + r.Method + " " + r.URL.Path + ". semgate serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses, /v1/messages and /v1/models."})
 }
 
 func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	writeError(w, &apiError{Status: http.StatusMethodNotAllowed, Type: typeInvalidRequest, Code: "method_not_allowed",
+	writeRouteError(w, r, &apiError{Status: http.StatusMethodNotAllowed, Type: typeInvalidRequest, Code: "method_not_allowed",
 		Message: "Method " + r.Method + " is not allowed on " + r.URL.Path + "."})
+}
+
+// writeRouteError answers a request no route takes: under /v1/messages in
+// Anthropic's error shape (what its SDKs parse), elsewhere in OpenAI's.
+func writeRouteError(w http.ResponseWriter, r *http.Request, ae *apiError) {
+	if r.URL.Path == "/v1/messages" || strings.HasPrefix(r.URL.Path, "/v1/messages/") {
+		typ := "invalid_request_error"
+		if ae.Status == http.StatusNotFound {
+			typ = "not_found_error"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(ae.Status)
+		w.Write(codec.AnthropicErrorBody(ae.Status, typ, ae.Message))
+		return
+	}
+	writeError(w, ae)
 }
 
 func (s *Server) serveMetrics(w http.ResponseWriter, _ *http.Request) {
