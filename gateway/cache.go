@@ -118,7 +118,9 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, ex *exchang
 	ttl := opts.EntryTTL(model.Name, pol.ttl)
 	if !pol.noStore {
 		h.Set(headerCacheTTL, strconv.FormatInt(int64(ttl/time.Second), 10))
-		fl.onComplete = func() { s.storeAnswer(ctx, ex, lk, fl, ttl) }
+		fl.onComplete = func(dep *providers.Deployment, costNano int64) {
+			s.storeAnswer(ctx, ex, lk, fl, ttl, dep, costNano)
+		}
 	}
 	lw := &leaderWriter{ResponseWriter: w, f: fl}
 	stop := context.AfterFunc(r.Context(), func() { lw.gone.Do(fl.unref) })

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/semgate/semgate/providers"
 	"github.com/semgate/semgate/semcache"
 	"github.com/semgate/semgate/semcache/answer"
 	"github.com/tidwall/gjson"
@@ -15,9 +16,13 @@ import (
 // cut short (finish_reason "length" unless cache_truncated,
 // "content_filter"). It runs when the answer is whole, before its last
 // bytes reach the client, so an answer a client received is in the store
-// (see semcache's durability promise).
-func (s *Server) storeAnswer(ctx context.Context, ex *exchange, lk *cacheLookup, fl *flight, ttl time.Duration) {
-	if ex.dep == nil {
+// (see semcache's durability promise). dep and costNano are the relay's:
+// the deployment that answered and the answer's cost (what the routing
+// step charges, cached-token aware), passed rather than read from the
+// exchange mid-relay: of the exchange the store reads only the request's
+// own fields (endpoint, model, id, caller).
+func (s *Server) storeAnswer(ctx context.Context, ex *exchange, lk *cacheLookup, fl *flight, ttl time.Duration, dep *providers.Deployment, costNano int64) {
+	if dep == nil {
 		return
 	}
 	a, ok := fl.forStore()
@@ -30,10 +35,10 @@ func (s *Server) storeAnswer(ctx context.Context, ex *exchange, lk *cacheLookup,
 	e := &semcache.Entry{
 		ID: lk.id, Partition: lk.part, Kind: ex.ep.String(), Model: ex.req.model, Namespace: lk.policy.namespace,
 		Tenant:   s.cacheTenant(ex),
-		Provider: ex.dep.ProviderName, UpstreamModel: ex.dep.Model, Prompt: lk.key.Prompt,
+		Provider: dep.ProviderName, UpstreamModel: dep.Model, Prompt: lk.key.Prompt,
 		Body: a.body, Stream: a.stream, Convertible: a.convertible,
 		PromptTokens: int(a.usage.Get("prompt_tokens").Int()), CompletionTokens: int(a.usage.Get("completion_tokens").Int()),
-		CostUSD:  float64(ex.costNano) / 1e9, // what the routing step charged, cached-token aware
+		CostUSD:  float64(costNano) / 1e9, // what the routing step charges, cached-token aware
 		Semantic: lk.key.Semantic,
 		Expires:  time.Now().Add(ttl),
 	}

@@ -45,8 +45,10 @@ type flight struct {
 
 	// onComplete runs once the answer is whole, before its last bytes
 	// reach the leader's client (the cache stores it there, so an answer
-	// a client has received survives a crash).
-	onComplete func()
+	// a client has received survives a crash). It gets the deployment
+	// that answered (begin) and the answer's cost, from the relay's
+	// outcome.
+	onComplete func(dep *providers.Deployment, costNano int64)
 }
 
 func newFlight(kind string, stream bool, limit int) *flight {
@@ -93,23 +95,25 @@ func (f *flight) addChunk(data []byte) {
 	f.broadcast()
 }
 
-// finishStream is called at the stream's "[DONE]", before it is relayed.
-func (f *flight) finishStream() {
+// finishStream is called at the stream's "[DONE]", before it is relayed;
+// costNano is the answer's cost.
+func (f *flight) finishStream(costNano int64) {
 	if f == nil {
 		return
 	}
 	f.mu.Lock()
 	f.complete = !f.tooBig && f.asm.Complete()
 	f.sawDone = true
+	dep := f.dep
 	f.mu.Unlock()
 	if f.onComplete != nil {
-		f.onComplete()
+		f.onComplete(dep, costNano)
 	}
 }
 
-// setBody records a whole JSON answer and its status, before it is
-// relayed.
-func (f *flight) setBody(body []byte, status int) {
+// setBody records a whole JSON answer, its status and its cost, before it
+// is relayed.
+func (f *flight) setBody(body []byte, status int, costNano int64) {
 	if f == nil {
 		return
 	}
@@ -117,9 +121,10 @@ func (f *flight) setBody(body []byte, status int) {
 	if len(body) <= f.limit {
 		f.body, f.status, f.complete = body, status, true
 	}
+	dep := f.dep
 	f.mu.Unlock()
 	if f.onComplete != nil {
-		f.onComplete()
+		f.onComplete(dep, costNano)
 	}
 }
 

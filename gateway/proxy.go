@@ -180,12 +180,11 @@ func (s *Server) relayJSON(w http.ResponseWriter, ex *exchange, resp *providers.
 	}
 	// The answer is recorded (and stored, with its cost) before the client
 	// receives it.
-	ex.costNano = out.costNano
 	fl.begin(ex.dep)
 	if ex.native.isLossy() {
 		fl.unshareable()
 	} else {
-		fl.setBody(body, status)
+		fl.setBody(body, status, out.costNano)
 	}
 	w.WriteHeader(status)
 	out.headers(status)

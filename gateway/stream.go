@@ -68,8 +68,7 @@ func (s *Server) relayStream(w http.ResponseWriter, ex *exchange, resp *provider
 			h.Set(headerCost, formatUSD(out.costNano))
 			// The answer is recorded (and stored, with its cost) before
 			// the client receives its end.
-			ex.costNano = out.costNano
-			fl.finishStream()
+			fl.finishStream(out.costNano)
 		}
 		if data != nil {
 			buf = sse.AppendEvent(buf[:0], nil, data)
