@@ -46,27 +46,29 @@ type cacheLookup struct {
 
 // serveCached is the cache's part of the pipeline: key the request, serve
 // an exact or semantic hit, or forward the miss (coalescing identical
-// concurrent ones) and store a complete successful answer.
-func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, ex *exchange, model *providers.Model) error {
+// concurrent ones) and store a complete successful answer. It returns the
+// outcome of a request the cache served, for the caller to record
+// (exchange.recordHit); a miss's relay is recorded by forward.
+func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, ex *exchange, model *providers.Model) (hitOutcome, error) {
 	opts := s.cache.Options()
 	threshold := opts.ThresholdFor(model.Name)
 	pol, err := parseCachePolicyFor(r.Header, threshold, ex.who.principal().MayLowerThreshold())
 	if err != nil {
-		return err
+		return hitOutcome{}, err
 	}
 	if pol.threshold > 0 {
 		threshold = pol.threshold
 	}
 	h := w.Header()
 	if pol.bypass {
-		return s.bypassCache(w, r, ex, model)
+		return hitOutcome{}, s.bypassCache(w, r, ex, model)
 	}
 	key, err := semcache.MakeKey(semcache.KeyInput{
 		Tenant: s.cacheTenant(ex), Model: model.Name, Namespace: pol.namespace,
 		Endpoint: ex.ep.String(), Body: ex.req.body,
 	}, semcache.KeyOptions{MaxTurns: opts.MaxTurnsOrDefault(), MaxSemanticBytes: opts.MaxSemanticBytes})
 	if err != nil || (opts.DeterministicOnly && !key.Deterministic) {
-		return s.bypassCache(w, r, ex, model)
+		return hitOutcome{}, s.bypassCache(w, r, ex, model)
 	}
 	lk := &cacheLookup{key: key, policy: pol}
 	lk.id, _ = semcache.ParseID(key.Exact)
@@ -74,8 +76,8 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, ex *exchang
 	h.Set(headerCacheKey, key.Exact)
 
 	if !pol.noCache {
-		if served, err := s.lookup(w, r, ex, lk, float32(threshold)); served || err != nil {
-			return err
+		if hit, err := s.lookup(w, r, ex, lk, float32(threshold)); hit.served || err != nil {
+			return hit, err
 		}
 	}
 
@@ -93,14 +95,14 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, ex *exchang
 				defer s.flights.remove(lk.id, fl)
 				break
 			}
-			if served, err := s.follow(w, r, ex, other); served || err != nil {
-				return err
+			if hit, err := s.follow(w, r, ex, other); hit.served || err != nil {
+				return hit, err
 			}
 			// The leader failed before its first byte, or its answer cannot
 			// be served in this form: look again, then lead or follow the
 			// next leader (one of the followers).
-			if served, err := s.serveExact(w, ex, lk); served || err != nil {
-				return err
+			if hit, err := s.serveExact(w, ex, lk); hit.served || err != nil {
+				return hit, err
 			}
 			if tries == maxFollows {
 				break // go alone
@@ -127,7 +129,7 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, ex *exchang
 	defer stop()
 	err = s.forward(lw, r.WithContext(ctx), ex, model, fl)
 	fl.end(err == nil && ex.status >= 200 && ex.status <= 299, ex.costNano)
-	return err
+	return hitOutcome{}, err
 }
 
 // maxFollows is how many leaders in a row a request waits for before it
@@ -140,14 +142,14 @@ func (s *Server) bypassCache(w http.ResponseWriter, r *http.Request, ex *exchang
 	return s.forward(w, r, ex, model, nil)
 }
 
-// lookup tries the exact tier, then the semantic tier. It reports whether
-// it served the request.
-func (s *Server) lookup(w http.ResponseWriter, r *http.Request, ex *exchange, lk *cacheLookup, threshold float32) (bool, error) {
-	if served, err := s.serveExact(w, ex, lk); served || err != nil {
-		return served, err
+// lookup tries the exact tier, then the semantic tier. Its outcome says
+// whether it served the request.
+func (s *Server) lookup(w http.ResponseWriter, r *http.Request, ex *exchange, lk *cacheLookup, threshold float32) (hitOutcome, error) {
+	if hit, err := s.serveExact(w, ex, lk); hit.served || err != nil {
+		return hit, err
 	}
 	if !lk.key.Semantic || s.verifier == nil || threshold >= 1 {
-		return false, nil
+		return hitOutcome{}, nil
 	}
 	if s.embedder != nil {
 		lk.vec = s.embed(r.Context(), ex, lk.key.Normalized)
@@ -164,34 +166,34 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request, ex *exchange, lk
 	cand, rejected, err := s.cache.FindSemantic(&q)
 	if err != nil {
 		s.log.Warn("cache: semantic lookup failed; serving as a miss", "request_id", ex.id, "error", err)
-		return false, nil
+		return hitOutcome{}, nil
 	}
 	if rejected != nil && cand == nil {
 		s.log.Debug("cache: verifier refused the nearest candidate", "request_id", ex.id,
 			"rule", string(rejected.Verdict.Rule), "diffs", rejected.Verdict.String(), "similarity", rejected.Score)
 	}
 	if cand == nil || !servable(cand.Entry, ex.req.stream) {
-		return false, nil
+		return hitOutcome{}, nil
 	}
 	w.Header().Set(headerVerify, cand.Verdict.Header())
-	return true, s.serveHit(w, ex, cand.Entry, cacheHitSemantic, cand.Score)
+	return s.serveHit(w, ex, cand.Entry, cacheHitSemantic, cand.Score)
 }
 
 // serveExact serves an exact hit, when there is one the client can get in
 // the form it asked for.
-func (s *Server) serveExact(w http.ResponseWriter, ex *exchange, lk *cacheLookup) (bool, error) {
+func (s *Server) serveExact(w http.ResponseWriter, ex *exchange, lk *cacheLookup) (hitOutcome, error) {
 	e, err := s.cache.GetExact(lk.id, lk.policy.maxAge)
 	if errors.Is(err, semcache.ErrNotFound) {
-		return false, nil
+		return hitOutcome{}, nil
 	}
 	if err != nil {
 		s.log.Warn("cache: exact lookup failed; serving as a miss", "request_id", ex.id, "error", err)
-		return false, nil
+		return hitOutcome{}, nil
 	}
 	if !servable(e, ex.req.stream) {
-		return false, nil
+		return hitOutcome{}, nil
 	}
-	return true, s.serveHit(w, ex, e, cacheHitExact, 1)
+	return s.serveHit(w, ex, e, cacheHitExact, 1)
 }
 
 // servable reports whether an entry can be served in the form the client
@@ -225,8 +227,9 @@ func (s *Server) embed(ctx context.Context, ex *exchange, text string) []float32
 }
 
 // serveHit writes a cached answer in the form the client asked for (the
-// caller checked it is servable).
-func (s *Server) serveHit(w http.ResponseWriter, ex *exchange, e *semcache.Entry, result string, score float32) error {
+// caller checked it is servable). Its outcome is served, also with an
+// error.
+func (s *Server) serveHit(w http.ResponseWriter, ex *exchange, e *semcache.Entry, result string, score float32) (out hitOutcome, err error) {
 	h := w.Header()
 	h.Set(headerCache, result)
 	h.Set(headerCacheKey, e.ID.String())
@@ -238,8 +241,7 @@ func (s *Server) serveHit(w http.ResponseWriter, ex *exchange, e *semcache.Entry
 	h.Set(headerModel, e.UpstreamModel)
 	s.cacheMetrics.lookups[result].Inc()
 	s.cache.Hit(e, result == cacheHitSemantic)
-	ex.cacheHit = true
-	ex.savedUSD = e.CostUSD
-	ex.lim.hitTokens = e.PromptTokens + e.CompletionTokens
-	return s.writeAnswer(w, ex, storedAnswer{kind: e.Kind, stream: e.Stream, body: e.Body})
+	out = hitOutcome{served: true, savedUSD: e.CostUSD, hitTokens: e.PromptTokens + e.CompletionTokens}
+	out.wroteHeader, err = s.writeAnswer(w, ex, storedAnswer{kind: e.Kind, stream: e.Stream, body: e.Body})
+	return out, err
 }

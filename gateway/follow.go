@@ -10,10 +10,10 @@ import (
 // follow serves a request from the identical request in flight (see
 // flights). A streaming follower of a streaming leader gets the events as
 // they arrive, from the first; any other follower gets the answer when it
-// is complete, converted when it asked for the other form. It returns
-// served=false when the leader failed before its first byte or its answer
+// is complete, converted when it asked for the other form. Its outcome is
+// not served when the leader failed before its first byte or its answer
 // cannot be served in this form: the caller then tries again.
-func (s *Server) follow(w http.ResponseWriter, r *http.Request, ex *exchange, fl *flight) (bool, error) {
+func (s *Server) follow(w http.ResponseWriter, r *http.Request, ex *exchange, fl *flight) (out hitOutcome, err error) {
 	defer fl.unref()
 	ctx := r.Context()
 	if ex.req.stream && fl.stream {
@@ -29,19 +29,21 @@ func (s *Server) follow(w http.ResponseWriter, r *http.Request, ex *exchange, fl
 		select {
 		case <-wake:
 		case <-ctx.Done():
-			return false, errClientGone
+			return out, errClientGone
 		}
 	}
 	a, ok := fl.shared(ex.req.stream)
 	if !ok {
-		return false, nil
+		return out, nil
 	}
-	s.followed(w, ex, fl)
-	return true, s.writeAnswer(w, ex, a)
+	s.followed(w, fl)
+	out.served = true
+	out.wroteHeader, err = s.writeAnswer(w, ex, a)
+	return out, err
 }
 
-// followed sets a follower's response headers and accounting.
-func (s *Server) followed(w http.ResponseWriter, ex *exchange, fl *flight) {
+// followed sets a follower's response headers and counts it.
+func (s *Server) followed(w http.ResponseWriter, fl *flight) {
 	h := w.Header()
 	h.Set(headerCache, cacheHitCoalesced)
 	fl.mu.Lock()
@@ -52,7 +54,6 @@ func (s *Server) followed(w http.ResponseWriter, ex *exchange, fl *flight) {
 		h.Set(headerModel, dep.Model)
 	}
 	s.cacheMetrics.lookups[cacheHitCoalesced].Inc()
-	ex.cacheHit = true
 }
 
 // shared returns the ended flight's answer for a follower that asked for
@@ -86,7 +87,7 @@ func (f *flight) shared(stream bool) (storedAnswer, bool) {
 // follower as they arrive: what was sent so far at once, then the rest.
 // The follower ends as the leader's stream did: "[DONE]", or the error
 // event it ended with.
-func (s *Server) followStream(w http.ResponseWriter, ctx context.Context, ex *exchange, fl *flight) (bool, error) {
+func (s *Server) followStream(w http.ResponseWriter, ctx context.Context, ex *exchange, fl *flight) (out hitOutcome, err error) {
 	for {
 		fl.mu.Lock()
 		n, ended, tooBig, wake := len(fl.events), fl.ended, fl.tooBig, fl.wake
@@ -95,21 +96,22 @@ func (s *Server) followStream(w http.ResponseWriter, ctx context.Context, ex *ex
 			break
 		}
 		if ended {
-			return false, nil // failed before its first byte
+			return out, nil // failed before its first byte
 		}
 		select {
 		case <-wake:
 		case <-ctx.Done():
-			return false, errClientGone
+			return out, errClientGone
 		}
 	}
-	s.followed(w, ex, fl)
+	s.followed(w, fl)
+	out.served = true
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	ex.wroteHeader, ex.status = true, http.StatusOK
+	out.wroteHeader = true
 	flusher, _ := w.(http.Flusher)
 	buf := make([]byte, 0, 1024)
 	next := 0
@@ -123,7 +125,7 @@ func (s *Server) followStream(w http.ResponseWriter, ctx context.Context, ex *ex
 			ae := &apiError{Status: 502, Type: typeUpstream, Message: "the shared upstream answer exceeds the size semgate relays to coalesced requests"}
 			buf = answer.AppendData(buf, appendErrorJSON(nil, ae))
 			w.Write(buf)
-			return true, ae
+			return out, ae
 		}
 		for i := next; i < len(evs); i++ {
 			buf = evs[i].AppendSSE(buf, ex.req.includeUsage)
@@ -136,23 +138,23 @@ func (s *Server) followStream(w http.ResponseWriter, ctx context.Context, ex *ex
 			case errEvent != nil:
 				buf = answer.AppendData(buf, errEvent)
 			}
-			ex.savedUSD = float64(cost) / 1e9
+			out.savedUSD = float64(cost) / 1e9
 		}
 		if len(buf) > 0 {
 			if _, err := w.Write(buf); err != nil {
-				return true, errClientGone
+				return out, errClientGone
 			}
 			if flusher != nil {
 				flusher.Flush()
 			}
 		}
 		if ended {
-			return true, nil
+			return out, nil
 		}
 		select {
 		case <-wake:
 		case <-ctx.Done():
-			return true, errClientGone
+			return out, errClientGone
 		}
 	}
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"net/http"
 	"time"
 
 	"github.com/semgate/semgate/semcache/answer"
@@ -30,6 +31,31 @@ func (ex *exchange) record(o *relayOutcome) {
 	ex.outText = o.text // its buffer is reused by the next attempt
 	if o.wroteHeader {
 		ex.wroteHeader, ex.status = true, o.status
+	}
+}
+
+// hitOutcome is what serving a request from the cache produced, returned
+// by the cache's steps (serveHit for an exact or semantic hit, follow for
+// an identical request's answer) rather than written into the exchange:
+// serveExchange records it (exchange.recordHit). The zero value is a
+// request the cache did not serve (a miss, forwarded).
+type hitOutcome struct {
+	served      bool    // the cache answered the request (ex.cacheHit)
+	wroteHeader bool    // the answer's headers (200) reached the client
+	savedUSD    float64 // the original answer's cost, saved
+	hitTokens   int     // the original answer's tokens (exact and semantic hits)
+}
+
+// recordHit takes a cache hit's outcome into the exchange, for accounting,
+// limits, metrics and the access log. A request the cache did not serve
+// leaves the exchange as the relay's outcome left it (record).
+func (ex *exchange) recordHit(o *hitOutcome) {
+	if !o.served {
+		return
+	}
+	ex.cacheHit, ex.savedUSD, ex.lim.hitTokens = true, o.savedUSD, o.hitTokens
+	if o.wroteHeader {
+		ex.wroteHeader, ex.status = true, http.StatusOK
 	}
 }
 

@@ -120,7 +120,8 @@ func (s *Server) serveExchange(w http.ResponseWriter, r *http.Request, ex *excha
 	if s.cache != nil && ex.ep != providers.EndpointEmbeddings {
 		// A hit costs nothing; forward replaces this for a miss.
 		w.Header().Set(headerCost, "0")
-		err := s.serveCached(w, r, ex, model)
+		hit, err := s.serveCached(w, r, ex, model)
+		ex.recordHit(&hit)
 		if ex.cacheHit {
 			s.accountHit(ex, model)
 		}
