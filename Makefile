@@ -45,6 +45,8 @@ FUZZ_TARGETS = \
 	FuzzLookup:./semcache/wordkeys \
 	FuzzTranslateRequest:./providers/anthropic \
 	FuzzStream:./providers/anthropic \
+	FuzzRequests:./providers/codec \
+	FuzzStreams:./providers/codec \
 	FuzzLexical:./embed \
 	FuzzEmbed:./embed/use \
 	FuzzTokenizerOracle:./embed/use \
