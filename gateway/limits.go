@@ -136,7 +136,8 @@ type limitUse struct {
 	n        int
 	// tokens taken from token limits before the answer.
 	tokens int
-	// hitTokens are a cache hit's original usage (set by serveHit).
+	// hitTokens are a cache hit's original usage (serveHit's outcome,
+	// recorded by recordHit).
 	hitTokens int
 	upstream  bool // limitUpstream ran
 	reserved  bool

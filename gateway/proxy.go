@@ -17,6 +17,24 @@ import (
 
 // exchange is one client request's progress through the pipeline; the
 // access log and metrics read it at the end.
+//
+// The pipeline's steps return their results rather than write them here;
+// the exchange is written in these places only:
+//   - proxy.go: servePipeline creates it (ep, id, start, who, body, native,
+//     front) and sets status for an error it answers or a client gone;
+//     serveExchange sets req and records the cache's outcome (recordHit).
+//   - outcome.go: record takes an attempt's relayOutcome (ttft, usage,
+//     costNano, outText, wroteHeader, status); recordHit a cache hit's
+//     hitOutcome (cacheHit, savedUSD, lim.hitTokens, wroteHeader, status).
+//   - routing.go, the attempt bookkeeping: forward sets plan and, for each
+//     attempt, dep, member and attempts; attempt sets stripUsage;
+//     attemptOnce sets attemptStart and timer.
+//   - limits.go: the limits step keeps lim (limitRequest, limitUpstream,
+//     reserveBudget, settleLimits), but for lim.hitTokens (recordHit).
+//
+// Every other file only reads it. A value one step needs from another
+// mid-step is passed as an argument: the cache store gets the answering
+// deployment and the answer's cost from the relay, through the flight.
 type exchange struct {
 	ep          providers.Endpoint
 	id          string
@@ -42,7 +60,7 @@ type exchange struct {
 	usage        usage         // the relayed answer's usage
 	outText      []byte        // streamed answer text, to count when no usage came
 	costNano     int64         // the relayed answer's cost
-	savedUSD     float64       // a cache hit's saved cost (set by serveHit)
+	savedUSD     float64       // a cache hit's saved cost (serveHit, followStream; recordHit)
 
 	lim limitUse // rate limits taken and budget held (limits.go)
 }
@@ -219,23 +237,24 @@ func upstreamBodyError(dep *providers.Deployment, err error) error {
 
 // finish records metrics and the access log line for a finished request.
 func (s *Server) finish(w http.ResponseWriter, r *http.Request, ex *exchange, err error) {
-	if ex.status == 0 {
-		ex.status = http.StatusOK
+	status := ex.status
+	if status == 0 {
+		status = http.StatusOK
 	}
 	elapsed := time.Since(ex.start)
-	s.metrics.request(clientAPIOf(ex.ep, ex.front), ex.status, elapsed.Seconds())
-	if !s.logRequests && (err == nil || ex.status < 500) {
+	s.metrics.request(clientAPIOf(ex.ep, ex.front), status, elapsed.Seconds())
+	if !s.logRequests && (err == nil || status < 500) {
 		return
 	}
 	level := slog.LevelInfo
-	if ex.status >= 500 {
+	if status >= 500 {
 		level = slog.LevelWarn
 	}
 	attrs := make([]slog.Attr, 0, 10)
 	attrs = append(attrs,
 		slog.String("request_id", ex.id),
 		slog.String("endpoint", clientAPIs[clientAPIOf(ex.ep, ex.front)]),
-		slog.Int("status", ex.status),
+		slog.Int("status", status),
 		slog.Duration("duration", elapsed),
 	)
 	if ex.req != nil {
