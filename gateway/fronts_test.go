@@ -72,7 +72,30 @@ func readResponsesStream(t *testing.T, ctx context.Context, client openai.Client
 // hits in both forms, tools, previous_response_id, GET and DELETE, errors)
 // with openai-go against the mock.
 func TestResponsesSDK(t *testing.T) {
-	ts := newTestServer(t, upstreamConfig(), nil)
+	cfgs, chatMock := frontUpstreams(t)
+	for name, cfg := range cfgs {
+		t.Run(name, func(t *testing.T) { testResponsesSDK(t, cfg) })
+	}
+	if chatMock.calls.Load() == 0 {
+		t.Fatal("the translated runs never reached the chat-only upstream")
+	}
+}
+
+// frontUpstreams are the two ways a front reaches the mock: natively (the
+// in-process mock speaks Responses and Messages, so the request passes
+// through), and translated (the mock's HTTP server as an openai provider
+// that speaks only chat, so the front translates the request and the
+// answer, streams included). Both are named "mock" and serve "mock-small".
+func frontUpstreams(t *testing.T) (map[string]string, *countingMock) {
+	cm, url := newCountingMock(t, 0)
+	return map[string]string{
+		"native":     upstreamConfig(),
+		"translated": "providers:\n  - {name: mock, type: openai, base_url: \"" + url + "\"}\nmodels:\n  - {name: mock-small, deployments: [{provider: mock}]}\n",
+	}, cm
+}
+
+func testResponsesSDK(t *testing.T, cfg string) {
+	ts := newTestServer(t, cfg, nil)
 	client := responsesClient(ts, "sk-client-key")
 	ctx := context.Background()
 	params := responses.ResponseNewParams{
@@ -285,7 +308,17 @@ func messageText(m *anthropic.Message) string {
 // TestMessagesSDK drives POST /v1/messages and count_tokens with
 // anthropic-sdk-go against the mock.
 func TestMessagesSDK(t *testing.T) {
-	ts := newTestServer(t, upstreamConfig(), nil)
+	cfgs, chatMock := frontUpstreams(t)
+	for name, cfg := range cfgs {
+		t.Run(name, func(t *testing.T) { testMessagesSDK(t, cfg) })
+	}
+	if chatMock.calls.Load() == 0 {
+		t.Fatal("the translated runs never reached the chat-only upstream")
+	}
+}
+
+func testMessagesSDK(t *testing.T, cfg string) {
+	ts := newTestServer(t, cfg, nil)
 	client := anthropicClient(ts, "sk-ant-placeholder")
 	ctx := context.Background()
 	params := anthropic.MessageNewParams{
