@@ -191,6 +191,7 @@ func (s *Server) relayJSON(w http.ResponseWriter, ex *exchange, resp *providers.
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set(headerProvider, ex.dep.ProviderName)
 	h.Set(headerModel, ex.dep.Model)
+	setUpstreamID(h, resp.Header)
 	h.Set(headerCost, formatUSD(out.costNano))
 	s.setRouteHeaders(h, ex)
 	status := resp.Status

@@ -10,7 +10,23 @@ const (
 	headerRequestID = "X-Request-Id"
 	headerProvider  = "X-Semgate-Provider"
 	headerModel     = "X-Semgate-Model"
+	// headerUpstreamID is the upstream's own id of the request that
+	// answered (OpenAI's x-request-id, Anthropic's request-id), for
+	// reports to the provider; semgate's id stays in X-Request-Id.
+	headerUpstreamID = "X-Semgate-Upstream-Request-Id"
 )
+
+// setUpstreamID copies the upstream's request id from its response's
+// safe headers (providers.Response.Header) to the client's response.
+func setUpstreamID(h, upstream http.Header) {
+	id := upstream.Get("X-Request-Id")
+	if id == "" {
+		id = upstream.Get("Request-Id")
+	}
+	if id != "" && len(id) <= 256 && printableASCII(id) {
+		h.Set(headerUpstreamID, id)
+	}
+}
 
 // requestID returns the client's x-request-id if it is a reasonable token,
 // or a new random one.

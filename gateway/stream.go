@@ -43,6 +43,7 @@ func (s *Server) relayStream(w http.ResponseWriter, ex *exchange, resp *provider
 	h.Set("X-Accel-Buffering", "no")
 	h.Set(headerProvider, ex.dep.ProviderName)
 	h.Set(headerModel, ex.dep.Model)
+	setUpstreamID(h, resp.Header)
 	s.setRouteHeaders(h, ex)
 	// The cost is known only at the end: it goes in a trailer.
 	h.Del(headerCost)

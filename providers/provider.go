@@ -64,6 +64,8 @@ type Response struct {
 	// Status is the HTTP status the upstream answered with (2xx).
 	Status int
 	// Header holds upstream response headers safe to pass on; may be nil.
+	// The upstream's own id of the request, when it sent one, is under
+	// "X-Request-Id" (OpenAI) or "Request-Id" (Anthropic).
 	Header http.Header
 	// Body is OpenAI-format JSON, or, when the request streamed, Server-Sent
 	// Events carrying OpenAI chunks and ending with "data: [DONE]". The caller

@@ -246,7 +246,7 @@ func safeHeader(h http.Header) http.Header {
 	out := make(http.Header, 8)
 	for k, v := range h {
 		switch {
-		case k == "Content-Type", k == "Openai-Processing-Ms", k == "Openai-Version",
+		case k == "Content-Type", k == "Openai-Processing-Ms", k == "Openai-Version", k == "X-Request-Id",
 			strings.HasPrefix(k, "X-Ratelimit-"):
 			out[k] = v
 		}
