@@ -184,6 +184,7 @@ func TestResponsePassedThroughUntouched(t *testing.T) {
 				"X-Ratelimit-Limit-Requests":   {"10000"},
 				"X-Ratelimit-Remaining-Tokens": {"199980"},
 				"X-Ratelimit-Reset-Requests":   {"6ms"},
+				"X-Request-Id":                 {"req_upstream"}, // the upstream's id, for x-semgate-upstream-request-id
 			}
 			if fmt.Sprint(resp.Header) != fmt.Sprint(want) {
 				t.Errorf("Header = %v\nwant %v", resp.Header, want)
