@@ -332,9 +332,22 @@ func (s *Server) serveFront(api frontAPI, serve func(f *frontWriter, r *http.Req
 	})
 }
 
-// runChat runs a translated chat body through the pipeline.
-func (s *Server) runChat(f *frontWriter, r *http.Request, chat []byte) {
-	s.servePipeline(f, r, providers.EndpointChat, chat, f.api, nil)
+// withBody admits a front's request (server.max_in_flight) before its
+// body is read, reads the body, and hands it to serve; the request counts
+// as in flight until serve returns.
+func (s *Server) withBody(serve func(f *frontWriter, r *http.Request, body []byte)) func(*frontWriter, *http.Request) {
+	return func(f *frontWriter, r *http.Request) {
+		if !s.admitFront(f) {
+			return
+		}
+		defer s.leave()
+		body, err := s.readBody(f, r)
+		if err != nil {
+			f.writeAPIError(err)
+			return
+		}
+		serve(f, r, body)
+	}
 }
 
 // runChatNative runs a translated chat body through the pipeline, passing

@@ -23,16 +23,7 @@ import (
 var messagesOptions = codec.MessagesOptions{TopK: codec.Drop, Thinking: codec.Drop}
 
 // createMessage serves POST /v1/messages.
-func (s *Server) createMessage(f *frontWriter, r *http.Request) {
-	if !s.admitFront(f) {
-		return
-	}
-	defer s.leave()
-	body, err := s.readBody(f, r)
-	if err != nil {
-		f.writeAPIError(err)
-		return
-	}
+func (s *Server) createMessage(f *frontWriter, r *http.Request, body []byte) {
 	req, err := codec.ParseMessages(body)
 	if err != nil {
 		f.writeCodecError(err)
@@ -77,16 +68,7 @@ var anthropicHeaders = []string{"anthropic-version", "anthropic-beta"}
 // else, or when that upstream fails, the prompt tokens of the translated
 // chat request, counted as the gateway counts prompts (providers/tokens)
 // with the alias's first deployment's tokenizer.
-func (s *Server) countTokens(f *frontWriter, r *http.Request) {
-	if !s.admitFront(f) {
-		return
-	}
-	defer s.leave()
-	body, err := s.readBody(f, r)
-	if err != nil {
-		f.writeAPIError(err)
-		return
-	}
+func (s *Server) countTokens(f *frontWriter, r *http.Request, body []byte) {
 	req, err := codec.ParseCountTokens(body)
 	if err != nil {
 		f.writeCodecError(err)

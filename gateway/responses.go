@@ -106,16 +106,7 @@ func responseNotFound(param, id string) *apiError {
 }
 
 // createResponse serves POST /v1/responses.
-func (s *Server) createResponse(f *frontWriter, r *http.Request) {
-	if !s.admitFront(f) {
-		return
-	}
-	defer s.leave()
-	body, err := s.readBody(f, r)
-	if err != nil {
-		f.writeAPIError(err)
-		return
-	}
+func (s *Server) createResponse(f *frontWriter, r *http.Request, body []byte) {
 	req, err := codec.ParseResponses(body)
 	if err != nil {
 		f.writeCodecError(err)

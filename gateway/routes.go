@@ -22,11 +22,11 @@ func (s *Server) routes() http.Handler {
 	r.Handle("/v1/completions", s.authenticate(s.endpoint(providers.EndpointCompletions))).Methods(http.MethodPost)
 	r.Handle("/v1/embeddings", s.authenticate(s.endpoint(providers.EndpointEmbeddings))).Methods(http.MethodPost)
 	// The Responses and Messages APIs, translated to chat (front.go).
-	r.Handle("/v1/responses", s.serveFront(apiResponses, s.createResponse)).Methods(http.MethodPost)
+	r.Handle("/v1/responses", s.serveFront(apiResponses, s.withBody(s.createResponse))).Methods(http.MethodPost)
 	r.Handle("/v1/responses/{id}", s.serveFront(apiResponses, s.getResponse)).Methods(http.MethodGet)
 	r.Handle("/v1/responses/{id}", s.serveFront(apiResponses, s.deleteResponse)).Methods(http.MethodDelete)
-	r.Handle("/v1/messages", s.serveFront(apiMessages, s.createMessage)).Methods(http.MethodPost)
-	r.Handle("/v1/messages/count_tokens", s.serveFront(apiMessages, s.countTokens)).Methods(http.MethodPost)
+	r.Handle("/v1/messages", s.serveFront(apiMessages, s.withBody(s.createMessage))).Methods(http.MethodPost)
+	r.Handle("/v1/messages/count_tokens", s.serveFront(apiMessages, s.withBody(s.countTokens))).Methods(http.MethodPost)
 	r.Handle("/v1/models", s.authenticate(http.HandlerFunc(s.listModels))).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/v1/models/{model:.+}", s.authenticate(http.HandlerFunc(s.getModel))).Methods(http.MethodGet, http.MethodHead)
 

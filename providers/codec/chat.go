@@ -350,6 +350,46 @@ type sink interface {
 	fail(code, message string)
 }
 
+// streamOut is what the Messages and Responses stream translators share:
+// the chunk core that reads the chat stream, and the buffer their events
+// are written to.
+type streamOut struct {
+	core chunkCore
+	out  []byte
+}
+
+// Feed takes the data of one event of the chat stream: a chunk's JSON or
+// "[DONE]", and returns the API's events to write (SSE, each with its
+// event: line). A chunk that cannot be understood, or an error object the
+// upstream sent mid-stream, ends the stream with the API's error event,
+// and err says what happened.
+//
+// The returned slice is reused: write it before the next call.
+func (s *streamOut) Feed(data []byte) ([]byte, error) {
+	s.out = s.out[:0]
+	err := s.core.feed(data)
+	return s.out, err
+}
+
+// End is called when the chat stream ends without "[DONE]": it completes
+// the answer if a finish_reason was seen, and fails it otherwise.
+func (s *streamOut) End() []byte {
+	s.out = s.out[:0]
+	s.core.end(false)
+	return s.out
+}
+
+// Fail ends the stream with the API's error event, for an upstream or
+// client error the caller saw.
+func (s *streamOut) Fail(errType, message string) []byte {
+	s.out = s.out[:0]
+	s.core.failWith(errType, message)
+	return s.out
+}
+
+// Done reports whether the terminal event was written.
+func (s *streamOut) Done() bool { return s.core.done }
+
 // chunkCore turns chat chunks into sink calls: it tracks the stream's
 // metadata, tool calls by index, the finish reason and usage.
 type chunkCore struct {

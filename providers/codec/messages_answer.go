@@ -49,12 +49,16 @@ func (r *MessagesRequest) Replay(chatCompletion []byte, opt AnswerOptions) ([]by
 
 // MessagesStream translates a chat.completion.chunk stream into the
 // Messages API's event stream as it arrives: feed it each chunk's data and
-// write what it returns. It is not safe for concurrent use.
+// write what it returns. After "[DONE]" it has written message_delta and
+// message_stop; a stream that fails (a chunk that cannot be understood, an
+// error object mid-stream, End before a finish_reason, Fail) ends with an
+// error event, Fail's errType being an OpenAI or Anthropic error type or a
+// code such as "rate_limit_exceeded" (see [AnthropicErrorType]). It is not
+// safe for concurrent use.
 type MessagesStream struct {
+	streamOut
 	req     *MessagesRequest
 	opt     AnswerOptions
-	core    chunkCore
-	out     []byte
 	blocks  []*msgBlock
 	open    *msgBlock
 	pinged  bool
@@ -77,41 +81,6 @@ func (r *MessagesRequest) NewStream(opt AnswerOptions) *MessagesStream {
 	s.core = chunkCore{sink: s, idBase: opt.ID}
 	return s
 }
-
-// Feed takes the data of one event of the chat stream: a chunk's JSON or
-// "[DONE]". It returns the Messages events to write (SSE with event:
-// lines). After "[DONE]" it has written message_delta and message_stop. A
-// chunk that cannot be understood, or an error object the upstream sent
-// mid-stream, ends the stream: the returned bytes then hold an error
-// event, and err says what happened.
-//
-// The returned slice is reused: write it before the next call.
-func (s *MessagesStream) Feed(data []byte) ([]byte, error) {
-	s.out = s.out[:0]
-	err := s.core.feed(data)
-	return s.out, err
-}
-
-// End is called when the chat stream ends without "[DONE]": it completes
-// the message if a finish_reason was seen, and writes an error event
-// otherwise.
-func (s *MessagesStream) End() []byte {
-	s.out = s.out[:0]
-	s.core.end(false)
-	return s.out
-}
-
-// Fail ends the stream with an error event, for an upstream or client
-// error the caller saw. errType is an OpenAI or Anthropic error type, or
-// a code such as "rate_limit_exceeded"; see [AnthropicErrorType].
-func (s *MessagesStream) Fail(errType, message string) []byte {
-	s.out = s.out[:0]
-	s.core.failWith(errType, message)
-	return s.out
-}
-
-// Done reports whether the terminal event was written.
-func (s *MessagesStream) Done() bool { return s.core.done }
 
 // Message returns the message the stream carried, assembled (as the
 // Anthropic SDK's accumulator would); nil until message_stop was written.

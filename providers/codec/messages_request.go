@@ -431,22 +431,15 @@ func (r *MessagesRequest) blocks(role string, blocks []json.RawMessage, path str
 			}
 			parts = append(parts, textPart(s))
 			text.WriteString(s)
-		case "image":
+		case "image", "document":
 			if err := onlyIn("user"); err != nil {
 				return err
 			}
-			p, err := r.image(b)
-			if err != nil {
-				return err
+			part := r.image
+			if typ == "document" {
+				part = r.document
 			}
-			if p != nil {
-				parts = append(parts, *p)
-			}
-		case "document":
-			if err := onlyIn("user"); err != nil {
-				return err
-			}
-			p, err := r.document(b)
+			p, err := part(b)
 			if err != nil {
 				return err
 			}

@@ -67,12 +67,15 @@ func (r *ResponsesRequest) Replay(chatCompletion []byte, opt AnswerOptions) ([]b
 
 // ResponsesStream translates a chat.completion.chunk stream into the
 // Responses API's event stream as it arrives: feed it each chunk's data
-// and write what it returns. It is not safe for concurrent use.
+// and write what it returns. After "[DONE]" it has written
+// response.completed (or response.incomplete); a stream that fails (a
+// chunk that cannot be understood, an error object mid-stream, End before
+// a finish_reason, Fail with a code such as "server_error") ends with
+// response.failed. It is not safe for concurrent use.
 type ResponsesStream struct {
+	streamOut
 	req   *ResponsesRequest
 	opt   AnswerOptions
-	core  chunkCore
-	out   []byte
 	seq   int64
 	items []*respItem
 	open  *respItem
@@ -103,39 +106,6 @@ func (r *ResponsesRequest) NewStream(opt AnswerOptions) *ResponsesStream {
 	s.core = chunkCore{sink: s, idBase: opt.ID}
 	return s
 }
-
-// Feed takes the data of one event of the chat stream: a chunk's JSON or
-// "[DONE]". It returns the Responses events to write (SSE, each with its
-// event: line). After "[DONE]" it has written response.completed (or
-// response.incomplete). A chunk that cannot be understood, or an error
-// object the upstream sent mid-stream, ends the stream: the returned bytes
-// then hold response.failed, and err says what happened.
-//
-// The returned slice is reused: write it before the next call.
-func (s *ResponsesStream) Feed(data []byte) ([]byte, error) {
-	s.out = s.out[:0]
-	err := s.core.feed(data)
-	return s.out, err
-}
-
-// End is called when the chat stream ends without "[DONE]": it completes
-// the response if a finish_reason was seen, and fails it otherwise.
-func (s *ResponsesStream) End() []byte {
-	s.out = s.out[:0]
-	s.core.end(false)
-	return s.out
-}
-
-// Fail ends the stream with response.failed, for an upstream or client
-// error the caller saw (code: "server_error", "rate_limit_exceeded", ...).
-func (s *ResponsesStream) Fail(code, message string) []byte {
-	s.out = s.out[:0]
-	s.core.failWith(code, message)
-	return s.out
-}
-
-// Done reports whether the terminal event was written.
-func (s *ResponsesStream) Done() bool { return s.core.done }
 
 // Response returns the final Response object, as sent in the terminal
 // event; nil before it.
