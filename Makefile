@@ -76,7 +76,7 @@ fuzz:
 # semgate serve SIGKILLed at random moments under write load, 20 rounds:
 # every answer a client received must survive (make test runs 3 rounds).
 crashtest:
-	SEMGATE_CRASH_ROUNDS=20 $(GO) test -count=1 -run TestCrashKeepsAnsweredFills -v ./cmd/semgate
+	SEMGATE_CRASH_ROUNDS=20 $(GO) test -count=1 -run TestCrashKeepsAcknowledgedWrites -v ./cmd/semgate
 
 # semgate serve under an open-loop mixed load (hits, misses, semantic
 # variants, streams and JSON, chat and completions) at SOAK_RATE requests/s

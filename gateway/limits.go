@@ -31,9 +31,13 @@ import (
 //     worst-case cost against the key's and the tenant's budget (or, with
 //     limits.over_budget: downgrade, routes it to the cheapest eligible
 //     deployment when the budget no longer covers the plan).
+//   - settleBudget, in the relays before the client receives an answer's
+//     end: settles the reservation with the answer's cost, so that spend
+//     a client was answered for survives a crash.
 //   - settleLimits, when the exchange ends (deferred by serveExchange):
 //     charges the completion tokens (the real usage less what was taken
-//     before the call) and settles the reservation with the answer's cost.
+//     before the call) and settles a reservation still held (a failure,
+//     an answer cut short) with what reached the client.
 //
 // Each of these takes or charges its rate limits in one call of a
 // limits.BatchLimiter (in cluster mode, one round trip to Redis), all or
@@ -390,11 +394,26 @@ func (s *Server) settleLimits(ex *exchange) {
 		if ex.dep != nil && ex.wroteHeader && !ex.cacheHit {
 			actual = ex.costNano
 		}
-		if err := q.budgets.Settle(ctx, u.res, actual); err != nil {
-			q.log.Warn("limits: settling a budget reservation failed", "request_id", ex.id, "error", err)
-		}
-		u.reserved = false
+		s.settleBudget(ex, actual)
 	}
+}
+
+// settleBudget settles the exchange's budget reservation, if it still
+// holds one, with costNano. The relays call it with an answer's cost where
+// they record the answer in its flight, before the client receives the
+// answer's end (a JSON body, a stream's [DONE]): a crash after a client
+// has its answer never loses what it cost. settleLimits settles what is
+// left (failures, answers cut short).
+func (s *Server) settleBudget(ex *exchange, costNano int64) {
+	q := s.quota
+	u := &ex.lim
+	if q == nil || !u.reserved {
+		return
+	}
+	if err := q.budgets.Settle(context.Background(), u.res, costNano); err != nil {
+		q.log.Warn("limits: settling a budget reservation failed", "request_id", ex.id, "error", err)
+	}
+	u.reserved = false
 }
 
 // allow takes cs's units, all or nothing (one call of a BatchLimiter;

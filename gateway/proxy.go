@@ -198,8 +198,9 @@ func (s *Server) relayJSON(w http.ResponseWriter, ex *exchange, resp *providers.
 	if status < 200 || status > 299 {
 		status = http.StatusOK
 	}
-	// The answer is recorded (and stored, with its cost) before the client
-	// receives it.
+	// The answer is recorded (and stored, with its cost) and its cost
+	// settled on the budgets before the client receives it.
+	s.settleBudget(ex, out.costNano)
 	fl.begin(ex.dep)
 	if ex.native.isLossy() {
 		fl.unshareable()

@@ -67,8 +67,10 @@ func (s *Server) relayStream(w http.ResponseWriter, ex *exchange, resp *provider
 		} else {
 			out.settle(ex)
 			h.Set(headerCost, formatUSD(out.costNano))
-			// The answer is recorded (and stored, with its cost) before
-			// the client receives its end.
+			// The answer is recorded (and stored, with its cost) and its
+			// cost settled on the budgets before the client receives its
+			// end.
+			s.settleBudget(ex, out.costNano)
 			fl.finishStream(out.costNano)
 		}
 		if data != nil {
