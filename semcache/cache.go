@@ -50,6 +50,9 @@ type Cache struct {
 	// lastTurn is the done channel of the latest turn handed out (nil:
 	// none yet).
 	lastTurn chan struct{}
+	// hitsDirty holds the entries hit since their metadata was last
+	// written; flushHits writes them in one batch (see Hit).
+	hitsDirty map[ID]struct{}
 
 	// commitHook, if set (tests only, before any use), runs before each
 	// store write, in turn order and outside mu.
@@ -354,7 +357,10 @@ func (c *Cache) dropUnreadable(id ID, m *meta) {
 	}
 }
 
-// Hit records that e was served, exactly or semantically.
+// Hit records that e was served, exactly or semantically. The entry's hit
+// count and last hit (which order evictions) change in memory at once and
+// reach the store with the next flushHits, within hitFlushInterval: a hit
+// does no storage I/O.
 func (c *Cache) Hit(e *Entry, semantic bool) {
 	if semantic {
 		c.stats.semanticHits.Add(1)
@@ -372,11 +378,38 @@ func (c *Cache) Hit(e *Entry, semantic bool) {
 	}
 	m.hits++
 	m.lastHit = now
-	snap := *m // the record as of this hit; m changes under c.mu only
+	if c.hitsDirty == nil {
+		c.hitsDirty = make(map[ID]struct{})
+	}
+	c.hitsDirty[e.ID] = struct{}{}
+	c.mu.Unlock()
+}
+
+// hitFlushInterval is how often the hits counted since the last flush
+// are written to the store (see Hit).
+const hitFlushInterval = time.Second
+
+// flushHits writes the metadata of the entries hit since the last flush
+// (their hit counts and last hits, which order evictions) in one batch,
+// in its turn among the store writes. Hit only marks the entry, so a hit
+// does no storage I/O; a crash loses at most the last interval's counts.
+func (c *Cache) flushHits() {
+	c.mu.Lock()
+	if len(c.hitsDirty) == 0 {
+		c.mu.Unlock()
+		return
+	}
+	recs := make([]metaRecord, 0, len(c.hitsDirty))
+	for id := range c.hitsDirty {
+		if m, ok := c.metas[id]; ok { // a removed entry's metadata is gone
+			recs = append(recs, metaRecord{id, *m})
+		}
+	}
+	clear(c.hitsDirty)
 	t := c.takeTurnLocked()
 	c.mu.Unlock()
-	if err := c.write(t, func() error { return c.store.putMeta(e.ID, &snap) }); err != nil {
-		c.log.Warn("cache: recording a hit failed", "error", err)
+	if err := c.write(t, func() error { return c.store.putMetas(recs) }); err != nil {
+		c.log.Warn("cache: recording hits failed", "entries", len(recs), "error", err)
 	}
 }
 
@@ -638,17 +671,24 @@ func (c *Cache) FlushWhere(f Filter) (int, error) {
 	return len(victims), nil
 }
 
-// sweeper deletes expired entries every SweepInterval until Close.
+// sweeper deletes expired entries every SweepInterval and writes the
+// hits counted every hitFlushInterval, until Close (which writes the last
+// ones).
 func (c *Cache) sweeper() {
 	defer close(c.done)
 	t := time.NewTicker(orDur(c.opts.SweepInterval, DefaultSweepInterval))
 	defer t.Stop()
+	h := time.NewTicker(hitFlushInterval)
+	defer h.Stop()
 	for {
 		select {
 		case <-c.stop:
+			c.flushHits()
 			return
 		case <-t.C:
 			c.Sweep()
+		case <-h.C:
+			c.flushHits()
 		}
 	}
 }

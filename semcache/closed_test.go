@@ -25,7 +25,7 @@ func TestStoreCallsAfterClose(t *testing.T) {
 	calls := map[string]func() error{
 		"putEntry":    func() error { return s.putEntry(e, m, []float32{1}) },
 		"getEntry":    func() error { _, err := s.getEntry(e.ID); return err },
-		"putMeta":     func() error { return s.putMeta(e.ID, m) },
+		"putMetas":    func() error { return s.putMetas([]metaRecord{{e.ID, *m}}) },
 		"deleteEntry": func() error { return s.deleteEntry(e.ID, m) },
 		"deleteAll":   s.deleteAll,
 		"scanMetas":   func() error { return s.scanMetas(func(ID, *meta) {}) },
@@ -70,7 +70,7 @@ func TestStoreCloseDuringWrites(t *testing.T) {
 			}()
 			m := &meta{model: "m"}
 			for i := 0; i < 1_000_000; i++ {
-				err := s.putMeta(ID{byte(w), byte(i)}, m)
+				err := s.putMetas([]metaRecord{{ID{byte(w), byte(i)}, *m}})
 				if i == 0 {
 					started <- struct{}{}
 				}
@@ -78,7 +78,7 @@ func TestStoreCloseDuringWrites(t *testing.T) {
 					return
 				}
 				if err != nil {
-					t.Errorf("putMeta: %v", err)
+					t.Errorf("putMetas: %v", err)
 					return
 				}
 			}

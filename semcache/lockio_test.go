@@ -79,6 +79,7 @@ func TestCacheWritesOutsideLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Hit(e, false)
+	c.flushHits() // a hit is written with the next flush
 	op = "delete"
 	if err := c.Delete(tid(11)); err != nil {
 		t.Fatal(err)
@@ -413,6 +414,9 @@ func TestCacheConcurrentChangesConsistent(t *testing.T) {
 					if e, err := c.GetExact(tid(id), 0); err == nil {
 						c.Hit(e, false)
 					}
+					if rng.IntN(3) == 0 {
+						c.flushHits()
+					}
 				case r < 17:
 					if err := c.Delete(tid(id)); err != nil && !errors.Is(err, ErrNotFound) {
 						t.Error(err)
@@ -429,6 +433,7 @@ func TestCacheConcurrentChangesConsistent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	c.flushHits() // the hits since the last flush
 	checkConsistent(t, c, st)
 	want := c.Stats().Entries
 	c.Close()

@@ -211,13 +211,19 @@ func (s *Store) getEntry(id ID) (*Entry, error) {
 	return decodeEntry(id, v)
 }
 
-// putMeta rewrites an entry's metadata (hit counts).
-func (s *Store) putMeta(id ID, m *meta) error {
-	if err := s.acquire(); err != nil {
-		return err
+// metaRecord is an entry's metadata, to write.
+type metaRecord struct {
+	id ID
+	m  meta
+}
+
+// putMetas rewrites entries' metadata (hit counts) in one batch.
+func (s *Store) putMetas(recs []metaRecord) error {
+	b := s.newBatch()
+	for i := range recs {
+		b.Set(metaKey(recs[i].id), recs[i].m.encode(), nil)
 	}
-	defer s.mu.RUnlock()
-	return s.db.Set(metaKey(id), m.encode(), pebble.NoSync)
+	return s.commit(b, false)
 }
 
 // deleteEntry removes an entry's records.
