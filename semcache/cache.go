@@ -51,7 +51,7 @@ type Cache struct {
 	// none yet).
 	lastTurn chan struct{}
 	// hitsDirty holds the entries hit since their metadata was last
-	// written; flushHits writes them in one batch (see Hit).
+	// written; writeHits writes them in one batch (see Hit).
 	hitsDirty map[ID]struct{}
 
 	// commitHook, if set (tests only, before any use), runs before each
@@ -359,7 +359,7 @@ func (c *Cache) dropUnreadable(id ID, m *meta) {
 
 // Hit records that e was served, exactly or semantically. The entry's hit
 // count and last hit (which order evictions) change in memory at once and
-// reach the store with the next flushHits, within hitFlushInterval: a hit
+// reach the store with the next writeHits, within hitWriteInterval: a hit
 // does no storage I/O.
 func (c *Cache) Hit(e *Entry, semantic bool) {
 	if semantic {
@@ -385,15 +385,15 @@ func (c *Cache) Hit(e *Entry, semantic bool) {
 	c.mu.Unlock()
 }
 
-// hitFlushInterval is how often the hits counted since the last flush
+// hitWriteInterval is how often the hits counted since the last write
 // are written to the store (see Hit).
-const hitFlushInterval = time.Second
+const hitWriteInterval = time.Second
 
-// flushHits writes the metadata of the entries hit since the last flush
+// writeHits writes the metadata of the entries hit since the last such write
 // (their hit counts and last hits, which order evictions) in one batch,
 // in its turn among the store writes. Hit only marks the entry, so a hit
 // does no storage I/O; a crash loses at most the last interval's counts.
-func (c *Cache) flushHits() {
+func (c *Cache) writeHits() {
 	c.mu.Lock()
 	if len(c.hitsDirty) == 0 {
 		c.mu.Unlock()
@@ -672,23 +672,23 @@ func (c *Cache) FlushWhere(f Filter) (int, error) {
 }
 
 // sweeper deletes expired entries every SweepInterval and writes the
-// hits counted every hitFlushInterval, until Close (which writes the last
+// hits counted every hitWriteInterval, until Close (which writes the last
 // ones).
 func (c *Cache) sweeper() {
 	defer close(c.done)
 	t := time.NewTicker(orDur(c.opts.SweepInterval, DefaultSweepInterval))
 	defer t.Stop()
-	h := time.NewTicker(hitFlushInterval)
+	h := time.NewTicker(hitWriteInterval)
 	defer h.Stop()
 	for {
 		select {
 		case <-c.stop:
-			c.flushHits()
+			c.writeHits()
 			return
 		case <-t.C:
 			c.Sweep()
 		case <-h.C:
-			c.flushHits()
+			c.writeHits()
 		}
 	}
 }

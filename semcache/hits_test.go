@@ -7,7 +7,7 @@ import (
 
 // TestHitsWrittenInBatches: a hit changes the entry's count and last hit
 // in memory at once (evictions see it) without a store write; the next
-// flush writes every entry hit since in one batch, and Close writes the
+// writeHits writes every entry hit since in one batch, and Close writes the
 // last ones, so a restart finds the counts.
 func TestHitsWrittenInBatches(t *testing.T) {
 	dir := t.TempDir()
@@ -32,15 +32,15 @@ func TestHitsWrittenInBatches(t *testing.T) {
 	hit(0, 3)
 	hit(2, 1)
 	if writes != 0 {
-		t.Fatalf("hits made %d store writes; want none before the flush", writes)
+		t.Fatalf("hits made %d store writes; want none before writeHits", writes)
 	}
 	if got := hitsOf(c, 0); got != 3 {
 		t.Fatalf("entry 0 has %d hits in memory, want 3", got)
 	}
-	c.flushHits()
-	c.flushHits() // nothing new: no write
+	c.writeHits()
+	c.writeHits() // nothing new: no write
 	if writes != 1 {
-		t.Fatalf("two flushes made %d store writes, want 1", writes)
+		t.Fatalf("two writeHits calls made %d store writes, want 1", writes)
 	}
 	hit(2, 1)
 	if err := c.Delete(tid(2)); err != nil {

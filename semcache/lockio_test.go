@@ -79,7 +79,7 @@ func TestCacheWritesOutsideLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Hit(e, false)
-	c.flushHits() // a hit is written with the next flush
+	c.writeHits() // a hit is written with the next flush
 	op = "delete"
 	if err := c.Delete(tid(11)); err != nil {
 		t.Fatal(err)
@@ -415,7 +415,7 @@ func TestCacheConcurrentChangesConsistent(t *testing.T) {
 						c.Hit(e, false)
 					}
 					if rng.IntN(3) == 0 {
-						c.flushHits()
+						c.writeHits()
 					}
 				case r < 17:
 					if err := c.Delete(tid(id)); err != nil && !errors.Is(err, ErrNotFound) {
@@ -433,7 +433,7 @@ func TestCacheConcurrentChangesConsistent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	c.flushHits() // the hits since the last flush
+	c.writeHits() // the hits since the last flush
 	checkConsistent(t, c, st)
 	want := c.Stats().Entries
 	c.Close()
