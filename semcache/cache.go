@@ -453,8 +453,9 @@ func (c *Cache) Put(e *Entry, vec []float32) error {
 	}
 	c.metas[e.ID] = m
 	c.bytes += int64(m.size)
+	var idx Index
 	if vec != nil {
-		c.indexFor(e.Partition).Add(e.ID, vec)
+		idx = c.indexFor(e.Partition) // the vector goes in, in the turn (indexInTurn)
 	}
 	if m.words {
 		c.words.Add(e.ID, e.Partition, words)
@@ -472,7 +473,13 @@ func (c *Cache) Put(e *Entry, vec []float32) error {
 	for _, v := range victims {
 		addDelete(b, v.id, v.m) // after the puts: a victim may be e itself
 	}
-	if err := c.write(t, func() error { return c.store.commit(b, false) }); err != nil {
+	err = c.write(t, func() error {
+		if idx != nil {
+			c.indexInTurn(e.ID, m, idx, vec)
+		}
+		return c.store.commit(b, false)
+	})
+	if err != nil {
 		c.mu.Lock()
 		if c.metas[e.ID] == m { // not replaced or removed by a later change
 			c.forgetLocked(e.ID, m)
@@ -502,6 +509,30 @@ func (c *Cache) forgetLocked(id ID, m *meta) {
 	delete(c.metas, id)
 	c.words.Delete(id)
 	c.bytes -= int64(m.size)
+}
+
+// indexInTurn adds a put entry's vector to its partition's index, in the
+// put's turn and outside c.mu: a graph insert takes milliseconds in a
+// large partition, and the index's own locks let lookups (and the other
+// partitions' writes) proceed meanwhile, where c.mu would hold them all.
+// The turns keep the adds of one ID in the order of its puts. What
+// changed under c.mu since the put is reconciled: a vector whose entry was
+// removed (or replaced by one without a vector) is deleted again, and one
+// that went into an index since replaced (a loaded one installed, an
+// emptied one dropped) is added to the current one. An entry replaced by
+// a later put with a vector is left to that put's turn.
+func (c *Cache) indexInTurn(id ID, m *meta, idx Index, vec []float32) {
+	idx.Add(id, vec)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch cur := c.metas[id]; {
+	case cur == m:
+		if c.parts[m.partition] != idx {
+			c.indexFor(m.partition).Add(id, vec)
+		}
+	case cur == nil || cur.embedder == "":
+		idx.Delete(id)
+	}
 }
 
 // victim is an entry chosen for removal.
