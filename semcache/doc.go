@@ -16,6 +16,14 @@
 // kept in memory and rebuilt from the store at start-up; the store stays
 // the source of truth.
 //
+// The cache's lock guards its memory only. A change is decided under it
+// and gets a turn; in its turn, outside the lock, the put's vector goes
+// into its partition's index (a graph insert takes milliseconds in a
+// large partition; the index's own locks let lookups proceed) and the
+// change is committed to the store, so writes reach the index and the
+// store in the order they were decided. Hits change memory at once and
+// are written in one batch every second.
+//
 // [Open] loads the entries' metadata and serves exact hits from then on.
 // The word keys and vectors are loaded within Open for caches of up to
 // CacheConfig.BackgroundLoad entries, and by a goroutine for larger ones,
