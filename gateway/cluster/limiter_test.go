@@ -300,6 +300,23 @@ func BenchmarkSharedLimiter(b *testing.B) {
 	for i := range names {
 		names[i] = "key_" + strconv.Itoa(i)
 	}
+	benchLimiters(b, m, func(b *testing.B, l limits.BatchLimiter, batch bool) {
+		cs, ds := benchChecks(), make([]limits.Decision, 3)
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			name := names[i%len(names)]
+			cs[0].Subject.Name, cs[2].Subject.Name = name, name
+			if err := benchRequest(l, batch, cs, ds); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// benchLimiters runs f as a sub-benchmark for the local limiter and the
+// Redis one (on m's client), each taking a request's allowances one by one
+// and in a batch.
+func benchLimiters(b *testing.B, m *member, f func(b *testing.B, l limits.BatchLimiter, batch bool)) {
 	for _, kind := range []string{"local", "redis"} {
 		for _, mode := range []string{"one", "batch"} {
 			b.Run(kind+"/"+mode, func(b *testing.B) {
@@ -308,15 +325,7 @@ func BenchmarkSharedLimiter(b *testing.B) {
 					l = newLimiter(b, m.c, LimiterOptions{})
 				}
 				defer l.Close()
-				cs, ds := benchChecks(), make([]limits.Decision, 3)
-				b.ReportAllocs()
-				for i := 0; b.Loop(); i++ {
-					name := names[i%len(names)]
-					cs[0].Subject.Name, cs[2].Subject.Name = name, name
-					if err := benchRequest(l, mode == "batch", cs, ds); err != nil {
-						b.Fatal(err)
-					}
-				}
+				f(b, l, mode == "batch")
 			})
 		}
 	}
@@ -355,29 +364,20 @@ func benchRequest(l limits.BatchLimiter, batch bool, cs []limits.Check, ds []lim
 func BenchmarkSharedLimiterParallel(b *testing.B) {
 	srv := redistest.Start(b)
 	m := join(b, Options{RedisURL: srv.URL()})
-	for _, kind := range []string{"local", "redis"} {
-		for _, mode := range []string{"one", "batch"} {
-			b.Run(kind+"/"+mode, func(b *testing.B) {
-				var l limits.BatchLimiter = limits.NewLocalLimiter(limits.LocalOptions{NoEvictor: true})
-				if kind == "redis" {
-					l = newLimiter(b, m.c, LimiterOptions{})
+	benchLimiters(b, m, func(b *testing.B, l limits.BatchLimiter, batch bool) {
+		b.ReportAllocs()
+		b.SetParallelism(32)
+		var next atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			name := "key_" + strconv.FormatInt(next.Add(1), 10)
+			cs, ds := benchChecks(), make([]limits.Decision, 3)
+			cs[0].Subject.Name, cs[2].Subject.Name = name, name
+			for pb.Next() {
+				if err := benchRequest(l, batch, cs, ds); err != nil {
+					b.Error(err)
+					return
 				}
-				defer l.Close()
-				b.ReportAllocs()
-				b.SetParallelism(32)
-				var next atomic.Int64
-				b.RunParallel(func(pb *testing.PB) {
-					name := "key_" + strconv.FormatInt(next.Add(1), 10)
-					cs, ds := benchChecks(), make([]limits.Decision, 3)
-					cs[0].Subject.Name, cs[2].Subject.Name = name, name
-					for pb.Next() {
-						if err := benchRequest(l, mode == "batch", cs, ds); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-			})
-		}
-	}
+			}
+		})
+	})
 }
