@@ -267,6 +267,8 @@ func TestFillsReplicate(t *testing.T) {
 	if got := counter(a.set, "semgate_cluster_fills_published_total"); got != 1 {
 		t.Fatalf("published %v", got)
 	}
+	// Counted once the fill is stored and synced, after it is visible.
+	within(5*time.Second, func() bool { return counter(b.set, "semgate_cluster_fills_applied_total") >= 1 })
 	if got := counter(b.set, "semgate_cluster_fills_applied_total"); got != 1 {
 		t.Fatalf("applied %v", got)
 	}
@@ -314,7 +316,8 @@ func TestCatchUpAfterRestart(t *testing.T) {
 			t.Fatalf("%q, made while B was down, is not in B's cache after its restart", e.Prompt)
 		}
 	}
-	time.Sleep(200 * time.Millisecond)
+	within(5*time.Second, func() bool { return counter(b.set, "semgate_cluster_fills_applied_total") >= 3 })
+	time.Sleep(200 * time.Millisecond) // a fill applied twice would show by now
 	if got := counter(b.set, "semgate_cluster_fills_applied_total"); got != 3 {
 		t.Fatalf("B applied %v fills after its restart, want 3", got)
 	}
